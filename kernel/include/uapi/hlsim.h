@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hlsim: a software Habana device that speaks the habanalabs uapi
+ * (<drm/habanalabs_accel.h>, optionally <misc/habanalabs.h>).
+ *
+ * This header only adds what the real driver does not have: a synchronous
+ * DMA copy between host memory and device memory, so user space can move
+ * data without CPU access to device memory.  Its ioctl number lies outside
+ * the range the habanalabs driver uses (HL_IOCTL_INFO..HL_IOCTL_DEBUG).
+ */
+#ifndef _UAPI_HLSIM_H_
+#define _UAPI_HLSIM_H_
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define HLSIM_DRIVER_NAME		"hlsim"
+
+/* Driver-private ioctl number, relative to the habanalabs command base */
+#define HLSIM_IOCTL_DMA_COPY_NR		0x40
+
+/* Direction of a copy; device addresses are device virtual addresses */
+enum hlsim_copy_dir {
+	HLSIM_COPY_HOST_TO_DEVICE = 0,
+	HLSIM_COPY_DEVICE_TO_HOST = 1,
+	HLSIM_COPY_DEVICE_TO_DEVICE = 2,
+};
+
+/**
+ * struct hlsim_dma_copy - copy @size bytes from @src to @dst
+ * @dst: destination; a user pointer or a device virtual address
+ * @src: source; a user pointer or a device virtual address
+ * @size: number of bytes; the device side must lie inside one mapping
+ *        of the calling context
+ * @dir: one of enum hlsim_copy_dir
+ * @flags: must be 0
+ */
+struct hlsim_dma_copy {
+	__u64 dst;
+	__u64 src;
+	__u64 size;
+	__u32 dir;
+	__u32 flags;
+};
+
+/* On the DRM accel node (/dev/accel/accelN): DRM_COMMAND_BASE + nr */
+#define HLSIM_IOCTL_DMA_COPY \
+	_IOWR('d', 0x40 + HLSIM_IOCTL_DMA_COPY_NR, struct hlsim_dma_copy)
+
+/* On the legacy misc node (/dev/hlN): the habanalabs 'H' space */
+#define HLSIM_IOCTL_DMA_COPY_LEGACY \
+	_IOWR('H', HLSIM_IOCTL_DMA_COPY_NR, struct hlsim_dma_copy)
+
+#endif /* _UAPI_HLSIM_H_ */
