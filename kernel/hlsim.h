@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hlsim - a software Habana device speaking the habanalabs uapi.
+ *
+ * Internal declarations shared by the memory core, the DRM accel front end,
+ * the control node and the legacy misc front end.
+ */
+#ifndef HLSIM_H
+#define HLSIM_H
+
+#include <linux/atomic.h>
+#include <linux/cdev.h>
+#include <linux/kref.h>
+#include <linux/maple_tree.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include <drm/drm_device.h>
+
+#include <drm/habanalabs_accel.h>
+#include "include/uapi/hlsim.h"
+
+#define HLSIM_MAX_DEVICES	8
+
+/* Gaudi2-like identity */
+#define HLSIM_PCI_ID		0x1020
+#define HLSIM_DRAM_VA_BASE	0x1001000000000000ULL
+/* 2^48 bytes of device virtual address space per context */
+#define HLSIM_DRAM_VA_LAST	(HLSIM_DRAM_VA_BASE + (1ULL << 48) - 1)
+#define HLSIM_DRAM_PAGE_SIZE	PAGE_SIZE
+/* Largest allocation page size accepted by HL_MEM_OP_ALLOC */
+#define HLSIM_MAX_ALLOC_PAGE_SIZE	SZ_2M
+
+struct hlsim_device;
+
+/**
+ * struct hlsim_alloc - one device memory allocation (HL_MEM_OP_ALLOC)
+ * @ref: held by the owning context's handle table, by every mapping and
+ *       (through its mapping) by every exported dma-buf
+ * @hdev: device whose HBM budget this allocation is charged to
+ * @pages: backing pages, one per PAGE_SIZE of @size
+ * @npages: number of entries in @pages
+ * @size: allocation size in bytes (a multiple of @page_size)
+ * @page_size: allocation page size (alignment of size and device VA)
+ * @map_count: live mappings; protected by the owning context's lock
+ * @nr_exports: live dma-bufs exported from this allocation
+ */
+struct hlsim_alloc {
+	struct kref ref;
+	struct hlsim_device *hdev;
+	struct page **pages;
+	unsigned long npages;
+	u64 size;
+	u64 page_size;
+	unsigned int map_count;
+	atomic_t nr_exports;
+};
+
+/**
+ * struct hlsim_map - a device VA range bound to an allocation (HL_MEM_OP_MAP)
+ * @ref: held by the context's VA tree and by every dma-buf exported from it
+ * @va: first device virtual address
+ * @size: length of the mapping in bytes
+ * @alloc: the mapped allocation (a reference is held)
+ * @nr_exports: live dma-bufs exported from this mapping
+ */
+struct hlsim_map {
+	struct kref ref;
+	u64 va;
+	u64 size;
+	struct hlsim_alloc *alloc;
+	atomic_t nr_exports;
+};
+
+/**
+ * struct hlsim_ctx - per compute-open state
+ * @hdev: the device
+ * @lock: serializes all memory operations of this context
+ * @handles: allocation handle -> struct hlsim_alloc
+ * @vas: device VA range -> struct hlsim_map
+ * @dram_mem: bytes allocated through this context and not yet freed
+ */
+struct hlsim_ctx {
+	struct hlsim_device *hdev;
+	struct mutex lock;	/* protects handles, vas, map counts */
+	struct xarray handles;
+	struct maple_tree vas;
+	u64 dram_mem;
+};
+
+/**
+ * struct hlsim_device - one simulated device
+ * @drm: DRM accel device (/dev/accel/accelN)
+ * @fdev: parent device
+ * @id: index of this device in the module (0..num_devices-1)
+ * @dram_size: HBM size in bytes
+ * @dram_used: HBM bytes charged to live allocations
+ * @open_lock: protects @compute_open
+ * @compute_open: a compute context exists (DRM or legacy node)
+ * @ctrl_dev: control node device (/dev/accel/accel_controlDN)
+ * @ctrl_cdev: character device behind @ctrl_dev
+ * @registered: the DRM device has been registered
+ * @legacy: legacy misc front end (/dev/hlN), if enabled
+ * @legacy_ctrl: legacy control node (/dev/hl_controlDN), if enabled
+ * @legacy_name: name of @legacy
+ * @legacy_ctrl_name: name of @legacy_ctrl
+ * @legacy_added: @legacy and @legacy_ctrl are registered
+ */
+struct hlsim_device {
+	struct drm_device drm;
+	struct faux_device *fdev;
+	unsigned int id;
+	u64 dram_size;
+	atomic64_t dram_used;
+	struct mutex open_lock;	/* protects compute_open */
+	bool compute_open;
+	struct device *ctrl_dev;
+	struct cdev ctrl_cdev;
+	bool registered;
+	struct miscdevice legacy;
+	struct miscdevice legacy_ctrl;
+	char legacy_name[16];
+	char legacy_ctrl_name[24];
+	bool legacy_added;
+};
+
+/* hlsim_mem.c: the core shared by every front end */
+struct hlsim_ctx *hlsim_ctx_create(struct hlsim_device *hdev);
+void hlsim_ctx_destroy(struct hlsim_ctx *ctx);
+int hlsim_info(struct hlsim_device *hdev, struct hlsim_ctx *ctx,
+	       struct hl_info_args *args);
+int hlsim_memory(struct hlsim_ctx *ctx, union hl_mem_args *args);
+int hlsim_memory_legacy(struct hlsim_ctx *ctx, union hl_mem_args *args);
+int hlsim_dma_copy(struct hlsim_ctx *ctx, struct hlsim_dma_copy *args);
+
+/* hlsim_cdev.c: control nodes and the legacy front end */
+int hlsim_ctrl_init(void);
+void hlsim_ctrl_exit(void);
+int hlsim_ctrl_add(struct hlsim_device *hdev, unsigned int index);
+void hlsim_ctrl_del(struct hlsim_device *hdev);
+int hlsim_legacy_add(struct hlsim_device *hdev);
+void hlsim_legacy_del(struct hlsim_device *hdev);
+
+/* hlsim_drv.c: single compute open per device, shared by both generations */
+int hlsim_compute_get(struct hlsim_device *hdev);
+void hlsim_compute_put(struct hlsim_device *hdev);
+
+#endif /* HLSIM_H */

@@ -1,0 +1,31 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * What libucm_habana offers the habana UCT component: the device mappings
+ * it saw the application create through the habanalabs memory ioctl.  The
+ * UCT component finds this function at run time (dlsym), so it also works
+ * without the UCM module, for memory it can detect on its own.
+ */
+#ifndef UCM_HABANA_H_
+#define UCM_HABANA_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UCM_HABANA_MAPPING_FIND_SYM "ucm_habana_mapping_find"
+
+typedef struct ucm_habana_mapping {
+    uint64_t va;        /* device VA returned by HL_MEM_OP_MAP */
+    size_t   size;      /* length of the mapping */
+    uint64_t handle;    /* handle of the allocation behind it */
+    int      fd;        /* compute fd the mapping was made on */
+} ucm_habana_mapping_t;
+
+/* Return 1 and fill *mapping if addr lies inside a live mapping */
+typedef int (*ucm_habana_mapping_find_func_t)(const void *addr,
+                                              ucm_habana_mapping_t *mapping);
+
+int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "habana_abi.h"
+
+#include <ucs/debug/log_def.h>
+#include <drm/habanalabs_accel.h>
+#include <kernel/include/uapi/hlsim.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/*
+ * The misc generation uses the same structures for every field read or
+ * written here (same sizes, same offsets); only the ioctl numbers differ.
+ */
+#define UCT_HABANA_LEGACY_INFO   _IOWR('H', 0x01, struct hl_info_args)
+#define UCT_HABANA_LEGACY_MEMORY _IOWR('H', 0x05, union hl_mem_args)
+
+const uct_habana_abi_t uct_habana_abi_accel = {
+    .name             = "accel",
+    .compute_fmt      = "/dev/accel/accel%d",
+    .control_fmt      = "/dev/accel/accel_controlD%d",
+    .sysfs_fmt        = "/sys/class/accel/accel%d/device",
+    .info_cmd         = DRM_IOCTL_HL_INFO,
+    .memory_cmd       = DRM_IOCTL_HL_MEMORY,
+    .copy_cmd         = HLSIM_IOCTL_DMA_COPY,
+    .legacy_info_cmd  = UCT_HABANA_LEGACY_INFO,
+    .export_by_handle = 0
+};
+
+const uct_habana_abi_t uct_habana_abi_misc = {
+    .name             = "misc",
+    .compute_fmt      = "/dev/hl%d",
+    .control_fmt      = "/dev/hl_controlD%d",
+    .sysfs_fmt        = "/sys/class/habanalabs/hl%d/device",
+    .info_cmd         = UCT_HABANA_LEGACY_INFO,
+    .memory_cmd       = UCT_HABANA_LEGACY_MEMORY,
+    .copy_cmd         = HLSIM_IOCTL_DMA_COPY_LEGACY,
+    .legacy_info_cmd  = 0,
+    .export_by_handle = 1
+};
+
+static int uct_habana_abi_ioctl(int fd, unsigned long cmd, void *arg)
+{
+    int ret;
+
+    do {
+        ret = ioctl(fd, cmd, arg);
+    } while ((ret < 0) && ((errno == EINTR) || (errno == EAGAIN)));
+
+    return ret;
+}
+
+static int uct_habana_abi_query_hw_ip(int fd, unsigned long cmd,
+                                      struct hl_info_hw_ip_info *hw_ip)
+{
+    struct hl_info_args args;
+
+    memset(&args, 0, sizeof(args));
+    memset(hw_ip, 0, sizeof(*hw_ip));
+    args.op             = HL_INFO_HW_IP_INFO;
+    args.return_pointer = (uintptr_t)hw_ip;
+    args.return_size    = sizeof(*hw_ip);
+    return uct_habana_abi_ioctl(fd, cmd, &args);
+}
+
+ucs_status_t uct_habana_abi_hw_info(const uct_habana_abi_t *abi, int fd,
+                                    int *legacy_numbers_p,
+                                    uct_habana_hw_info_t *info)
+{
+    struct hl_info_hw_ip_info hw_ip;
+    int ret;
+
+    *legacy_numbers_p = 0;
+    ret = uct_habana_abi_query_hw_ip(fd, abi->info_cmd, &hw_ip);
+    if ((ret < 0) && (errno == ENOTTY) && (abi->legacy_info_cmd != 0)) {
+        /* Linux 6.3-6.5: accel node, but the old 'H' ioctl numbers */
+        ret = uct_habana_abi_query_hw_ip(fd, abi->legacy_info_cmd, &hw_ip);
+        *legacy_numbers_p = (ret == 0);
+    }
+    if (ret < 0) {
+        ucs_debug("habana: HL_INFO_HW_IP_INFO (%s uapi) failed: %m",
+                  abi->name);
+        return UCS_ERR_NO_DEVICE;
+    }
+
+    info->device_id      = hw_ip.device_id;
+    info->dram_base      = hw_ip.dram_base_address;
+    info->dram_size      = hw_ip.dram_size;
+    info->dram_page_size = hw_ip.dram_page_size;
+    return UCS_OK;
+}
+
+static unsigned long uct_habana_abi_memory_cmd(const uct_habana_abi_t *abi,
+                                               int legacy_numbers)
+{
+    return legacy_numbers ? UCT_HABANA_LEGACY_MEMORY : abi->memory_cmd;
+}
+
+static ucs_status_t uct_habana_abi_export_error(const uct_habana_abi_t *abi,
+                                                uint64_t va, int err)
+{
+    switch (err) {
+    case ENOTTY:
+    case ENOSYS:
+        ucs_error("habana: the driver has no dma-buf export "
+                  "(HL_MEM_OP_EXPORT_DMABUF_FD needs Linux >= 5.16 or the "
+                  "habanalabs out-of-tree driver)");
+        return UCS_ERR_UNSUPPORTED;
+    case EOPNOTSUPP:
+    case EPERM:
+    case EREMOTEIO:
+        ucs_error("habana: the driver refused to export 0x%" PRIx64 " as "
+                  "dma-buf (%s): PCIe peer-to-peer is not available; check "
+                  "ACS/IOMMU settings (e.g. iommu=pt) and that the NIC and "
+                  "the device share a PCIe switch", va, strerror(err));
+        return UCS_ERR_UNSUPPORTED;
+    case EINVAL:
+    case EFAULT:
+    case ENOENT:
+        ucs_error("habana: HL_MEM_OP_EXPORT_DMABUF_FD (%s uapi) rejected "
+                  "0x%" PRIx64 ": %s (not a live device mapping, or the "
+                  "driver has no dma-buf export)", abi->name, va,
+                  strerror(err));
+        return UCS_ERR_INVALID_ADDR;
+    case EBUSY:
+        return UCS_ERR_BUSY;
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+        ucs_error("habana: dma-buf export of 0x%" PRIx64 " failed: %s", va,
+                  strerror(err));
+        return UCS_ERR_NO_MEMORY;
+    default:
+        ucs_error("habana: dma-buf export of 0x%" PRIx64 " failed: %s", va,
+                  strerror(err));
+        return UCS_ERR_IO_ERROR;
+    }
+}
+
+ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
+                                   int legacy_numbers,
+                                   const uct_habana_mapping_t *mapping,
+                                   size_t offset, size_t length,
+                                   int *dmabuf_fd_p)
+{
+    union hl_mem_args args;
+
+    memset(&args, 0, sizeof(args));
+    args.in.op    = HL_MEM_OP_EXPORT_DMABUF_FD;
+    args.in.flags = O_RDWR | O_CLOEXEC;
+    if (abi->export_by_handle) {
+        if (mapping->handle == UCT_HABANA_HANDLE_UNKNOWN) {
+            ucs_error("habana: cannot export 0x%" PRIx64 " with the %s uapi: "
+                      "its allocation handle is unknown (allocated before "
+                      "libucm_habana was loaded?)", mapping->va, abi->name);
+            return UCS_ERR_UNSUPPORTED;
+        }
+        /* The old uapi names the allocation by handle, in the field the
+         * new one calls addr, and has no offset: the dma-buf covers the
+         * whole allocation */
+        args.in.export_dmabuf_fd.addr     = mapping->handle;
+        args.in.export_dmabuf_fd.mem_size = mapping->size;
+    } else {
+        args.in.export_dmabuf_fd.addr     = mapping->va;
+        args.in.export_dmabuf_fd.mem_size = length;
+        args.in.export_dmabuf_fd.offset   = offset;
+    }
+
+    if (uct_habana_abi_ioctl(fd, uct_habana_abi_memory_cmd(abi, legacy_numbers),
+                             &args) < 0) {
+        return uct_habana_abi_export_error(abi, mapping->va, errno);
+    }
+
+    *dmabuf_fd_p = args.out.fd;
+    ucs_debug("habana: exported va 0x%" PRIx64 " len %zu as dma-buf fd %d",
+              mapping->va, mapping->size, *dmabuf_fd_p);
+    return UCS_OK;
+}
+
+ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
+                                 int legacy_numbers, void *dst,
+                                 const void *src, size_t length,
+                                 uct_habana_copy_dir_t dir)
+{
+    static const uint32_t hlsim_dir[] = {
+        [UCT_HABANA_COPY_H2D] = HLSIM_COPY_HOST_TO_DEVICE,
+        [UCT_HABANA_COPY_D2H] = HLSIM_COPY_DEVICE_TO_HOST,
+        [UCT_HABANA_COPY_D2D] = HLSIM_COPY_DEVICE_TO_DEVICE
+    };
+    struct hlsim_dma_copy args = {
+        .dst  = (uintptr_t)dst,
+        .src  = (uintptr_t)src,
+        .size = length,
+        .dir  = hlsim_dir[dir]
+    };
+    unsigned long cmd = legacy_numbers ? HLSIM_IOCTL_DMA_COPY_LEGACY :
+                                         abi->copy_cmd;
+
+    if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        ucs_error("habana: DMA copy %p <- %p (%zu bytes, dir %d) failed: %m",
+                  dst, src, length, dir);
+        return (errno == ENOTTY) ? UCS_ERR_UNSUPPORTED : UCS_ERR_IO_ERROR;
+    }
+
+    return UCS_OK;
+}

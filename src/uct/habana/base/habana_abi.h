@@ -1,0 +1,73 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * The two generations of the habanalabs uapi, as a small table each:
+ *  - accel: Linux >= 6.3 and Intel's out-of-tree driver; /dev/accel/accelN,
+ *           DRM-style ioctl numbers (6.6+, 'H' numbers on 6.3-6.5), export
+ *           of a mapping by device address + offset;
+ *  - misc:  Linux 5.16-6.2; /dev/hlN, 'H' ioctl numbers, export by handle.
+ */
+#ifndef UCT_HABANA_ABI_H_
+#define UCT_HABANA_ABI_H_
+
+#include <ucs/type/status.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct uct_habana_abi {
+    const char    *name;
+    const char    *compute_fmt;    /* compute node, %d = device index */
+    const char    *control_fmt;    /* control node (INFO only) */
+    const char    *sysfs_fmt;      /* class device directory */
+    unsigned long info_cmd;
+    unsigned long memory_cmd;
+    unsigned long copy_cmd;        /* hlsim DMA-copy extension */
+    unsigned long legacy_info_cmd; /* 'H' numbers on the same node, or 0 */
+    int           export_by_handle;
+} uct_habana_abi_t;
+
+extern const uct_habana_abi_t uct_habana_abi_accel;
+extern const uct_habana_abi_t uct_habana_abi_misc;
+
+/* Device properties read through HL_INFO_HW_IP_INFO */
+typedef struct uct_habana_hw_info {
+    uint32_t device_id;
+    uint64_t dram_base;
+    uint64_t dram_size;
+    uint64_t dram_page_size;
+} uct_habana_hw_info_t;
+
+/* What an export needs to name one mapping */
+typedef struct uct_habana_mapping {
+    uint64_t va;       /* device VA returned by HL_MEM_OP_MAP */
+    size_t   size;     /* mapping length */
+    uint64_t handle;   /* allocation handle, UCT_HABANA_HANDLE_UNKNOWN */
+} uct_habana_mapping_t;
+
+#define UCT_HABANA_HANDLE_UNKNOWN UINT64_MAX
+
+/* Copy directions of the hlsim DMA-copy extension */
+typedef enum {
+    UCT_HABANA_COPY_H2D,
+    UCT_HABANA_COPY_D2H,
+    UCT_HABANA_COPY_D2D
+} uct_habana_copy_dir_t;
+
+
+ucs_status_t uct_habana_abi_hw_info(const uct_habana_abi_t *abi, int fd,
+                                    int *legacy_numbers_p,
+                                    uct_habana_hw_info_t *info);
+
+ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
+                                   int legacy_numbers,
+                                   const uct_habana_mapping_t *mapping,
+                                   size_t offset, size_t length,
+                                   int *dmabuf_fd_p);
+
+ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
+                                 int legacy_numbers, void *dst,
+                                 const void *src, size_t length,
+                                 uct_habana_copy_dir_t dir);
+
+#endif

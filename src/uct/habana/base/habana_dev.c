@@ -1,0 +1,326 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "habana_dev.h"
+
+#include <ucs/debug/log_def.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Kernel drivers whose accel nodes speak the habanalabs uapi */
+static const char *uct_habana_drivers[] = {"habanalabs", "hlsim", NULL};
+
+static const uct_habana_abi_t *uct_habana_abis[] = {
+    &uct_habana_abi_accel,
+    &uct_habana_abi_misc,
+    NULL
+};
+
+static void uct_habana_dev_sysfs_path(const uct_habana_dev_t *dev,
+                                      const char *leaf, char *buf,
+                                      size_t max)
+{
+    int len = snprintf(buf, max, dev->abi->sysfs_fmt, dev->index);
+
+    if (leaf != NULL) {
+        snprintf(buf + len, max - len, "/%s", leaf);
+    }
+}
+
+/* Last path component of a sysfs symlink, or "" */
+static void uct_habana_dev_link_name(const char *path, char *name,
+                                     size_t max)
+{
+    char target[PATH_MAX];
+    const char *base;
+    ssize_t len;
+
+    name[0] = '\0';
+    len     = readlink(path, target, sizeof(target) - 1);
+    if (len <= 0) {
+        return;
+    }
+
+    target[len] = '\0';
+    base        = strrchr(target, '/');
+    snprintf(name, max, "%s", (base != NULL) ? base + 1 : target);
+}
+
+static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
+{
+    char path[PATH_MAX], driver[64];
+    const char **known;
+
+    uct_habana_dev_sysfs_path(dev, "driver", path, sizeof(path));
+    uct_habana_dev_link_name(path, driver, sizeof(driver));
+    for (known = uct_habana_drivers; *known != NULL; ++known) {
+        if (!strcmp(driver, *known)) {
+            return 1;
+        }
+    }
+
+    ucs_debug("habana: %s is driven by '%s', not a habanalabs device",
+              dev->compute_path, driver);
+    return 0;
+}
+
+static int uct_habana_dev_read_numa(const uct_habana_dev_t *dev)
+{
+    char path[PATH_MAX], value[16] = {0};
+    ssize_t len;
+    int fd;
+
+    uct_habana_dev_sysfs_path(dev, "numa_node", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+
+    len = read(fd, value, sizeof(value) - 1);
+    close(fd);
+    return (len > 0) ? atoi(value) : -1;
+}
+
+static int uct_habana_dev_is_pci_bdf(const char *name)
+{
+    unsigned domain, bus, slot, function;
+    char tail;
+
+    return sscanf(name, "%x:%x:%x.%x%c", &domain, &bus, &slot, &function,
+                  &tail) == 4;
+}
+
+/* PCI location and NUMA node, so UCX topology can pair it with a NIC */
+static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
+{
+    char path[PATH_MAX], parent[sizeof(dev->bus_id)];
+    ucs_status_t status;
+
+    dev->sys_dev   = UCS_SYS_DEVICE_ID_UNKNOWN;
+    dev->numa_node = uct_habana_dev_read_numa(dev);
+    uct_habana_dev_sysfs_path(dev, NULL, path, sizeof(path));
+    uct_habana_dev_link_name(path, parent, sizeof(parent));
+    if (!uct_habana_dev_is_pci_bdf(parent)) {
+        dev->bus_id[0] = '\0';
+        ucs_debug("habana: %s is not a PCI device ('%s')", dev->name,
+                  parent);
+        return;
+    }
+
+    snprintf(dev->bus_id, sizeof(dev->bus_id), "%s", parent);
+    status = ucs_topo_find_device_by_bdf_name(dev->bus_id, &dev->sys_dev);
+    if (status != UCS_OK) {
+        ucs_debug("habana: no topology entry for %s: %s", dev->bus_id,
+                  ucs_status_string(status));
+        dev->sys_dev = UCS_SYS_DEVICE_ID_UNKNOWN;
+        return;
+    }
+
+    ucs_topo_sys_device_set_name(dev->sys_dev, dev->name, 10);
+}
+
+/* Find a descriptor of this process that already refers to the compute
+ * node: the device allows only one compute open, which the application's
+ * runtime usually holds. */
+static int uct_habana_dev_find_open_fd(const uct_habana_dev_t *dev)
+{
+    struct dirent *entry;
+    struct stat st;
+    DIR *dir;
+    int fd, found = -1;
+
+    dir = opendir("/proc/self/fd");
+    if (dir == NULL) {
+        ucs_debug("habana: opendir(/proc/self/fd) failed: %m");
+        return -1;
+    }
+
+    while ((found < 0) && ((entry = readdir(dir)) != NULL)) {
+        fd = atoi(entry->d_name);
+        if ((entry->d_name[0] == '.') || (fd == dirfd(dir))) {
+            continue;
+        }
+
+        if ((fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
+            (st.st_rdev == dev->rdev)) {
+            found = fd;
+        }
+    }
+
+    closedir(dir);
+    return found;
+}
+
+static int uct_habana_dev_fd_is_compute(const uct_habana_dev_t *dev, int fd)
+{
+    struct stat st;
+
+    return (fd >= 0) && (fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
+           (st.st_rdev == dev->rdev);
+}
+
+static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev)
+{
+    int fd = open(dev->compute_path, O_RDWR | O_CLOEXEC);
+
+    if (fd >= 0) {
+        dev->compute_fd = fd;
+        dev->owns_fd    = 1;
+        ucs_debug("habana: opened %s as fd %d", dev->compute_path, fd);
+        return UCS_OK;
+    }
+
+    if (errno == EBUSY) {
+        ucs_error("habana: %s is busy: another process holds its compute "
+                  "context (the device allows one open at a time)",
+                  dev->compute_path);
+        return UCS_ERR_BUSY;
+    }
+
+    ucs_error("habana: open(%s) failed: %m", dev->compute_path);
+    return (errno == EACCES) ? UCS_ERR_ACCESS : UCS_ERR_NO_DEVICE;
+}
+
+ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)
+{
+    ucs_status_t status = UCS_OK;
+    int fd;
+
+    pthread_mutex_lock(&dev->lock);
+    if (!uct_habana_dev_fd_is_compute(dev, dev->compute_fd)) {
+        /* The descriptor we borrowed was closed, or never found */
+        dev->compute_fd = -1;
+        dev->owns_fd    = 0;
+        fd              = uct_habana_dev_find_open_fd(dev);
+        if (fd >= 0) {
+            dev->compute_fd = fd;
+            ucs_debug("habana: reusing the application's fd %d for %s", fd,
+                      dev->compute_path);
+        } else {
+            status = uct_habana_dev_open_compute(dev);
+        }
+    }
+
+    *fd_p = dev->compute_fd;
+    pthread_mutex_unlock(&dev->lock);
+    return status;
+}
+
+/* HW_IP_INFO via the control node, which does not take the compute open */
+static ucs_status_t uct_habana_dev_query_info(uct_habana_dev_t *dev)
+{
+    char control_path[64];
+    ucs_status_t status;
+    int fd;
+
+    snprintf(control_path, sizeof(control_path), dev->abi->control_fmt,
+             dev->index);
+    fd = open(control_path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        status = uct_habana_abi_hw_info(dev->abi, fd, &dev->legacy_numbers,
+                                        &dev->hw);
+        close(fd);
+        return status;
+    }
+
+    ucs_debug("habana: open(%s) failed: %m", control_path);
+    fd = uct_habana_dev_find_open_fd(dev);
+    if (fd < 0) {
+        return UCS_ERR_NO_DEVICE;
+    }
+
+    return uct_habana_abi_hw_info(dev->abi, fd, &dev->legacy_numbers,
+                                  &dev->hw);
+}
+
+static ucs_status_t uct_habana_dev_probe(uct_habana_dev_t *dev,
+                                         const uct_habana_abi_t *abi,
+                                         int index, unsigned number)
+{
+    struct stat st;
+    ucs_status_t status;
+
+    memset(dev, 0, sizeof(*dev));
+    dev->abi        = abi;
+    dev->index      = index;
+    dev->compute_fd = -1;
+    snprintf(dev->name, sizeof(dev->name), "habana%u", number);
+    snprintf(dev->compute_path, sizeof(dev->compute_path), abi->compute_fmt,
+             index);
+
+    if ((stat(dev->compute_path, &st) != 0) || !S_ISCHR(st.st_mode)) {
+        return UCS_ERR_NO_DEVICE;
+    }
+
+    dev->rdev = st.st_rdev;
+    if ((abi == &uct_habana_abi_accel) && !uct_habana_dev_driver_known(dev)) {
+        return UCS_ERR_NO_DEVICE;
+    }
+
+    status = uct_habana_dev_query_info(dev);
+    if (status != UCS_OK) {
+        ucs_diag("habana: %s present but not usable: cannot query its "
+                 "HW_IP_INFO", dev->compute_path);
+        return status;
+    }
+
+    uct_habana_dev_read_topology(dev);
+    pthread_mutex_init(&dev->lock, NULL);
+    ucs_debug("habana: %s: %s (%s uapi%s) device id 0x%x, dram %" PRIu64
+              " MiB, page %" PRIu64 ", pci '%s', numa %d", dev->name,
+              dev->compute_path, abi->name,
+              dev->legacy_numbers ? ", legacy ioctl numbers" : "",
+              dev->hw.device_id, dev->hw.dram_size >> 20,
+              dev->hw.dram_page_size, dev->bus_id, dev->numa_node);
+    return UCS_OK;
+}
+
+ucs_status_t uct_habana_dev_list_discover(uct_habana_dev_list_t *list)
+{
+    const uct_habana_abi_t **abi;
+    uct_habana_dev_t *dev;
+    int index;
+
+    list->count = 0;
+    for (abi = uct_habana_abis; *abi != NULL; ++abi) {
+        for (index = 0; index < UCT_HABANA_MAX_DEVICES; ++index) {
+            if (list->count == UCT_HABANA_MAX_DEVICES) {
+                return UCS_OK;
+            }
+
+            dev = &list->dev[list->count];
+            if (uct_habana_dev_probe(dev, *abi, index, list->count) ==
+                UCS_OK) {
+                ++list->count;
+            }
+        }
+    }
+
+    return UCS_OK;
+}
+
+void uct_habana_dev_list_cleanup(uct_habana_dev_list_t *list)
+{
+    uct_habana_dev_t *dev;
+
+    for (dev = list->dev; dev < list->dev + list->count; ++dev) {
+        if (dev->owns_fd && (dev->compute_fd >= 0)) {
+            close(dev->compute_fd);
+        }
+        pthread_mutex_destroy(&dev->lock);
+    }
+
+    list->count = 0;
+}

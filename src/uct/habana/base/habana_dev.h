@@ -1,0 +1,61 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifndef UCT_HABANA_DEV_H_
+#define UCT_HABANA_DEV_H_
+
+#include "habana_abi.h"
+
+#include <ucs/sys/topo/base/topo.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#define UCT_HABANA_MAX_DEVICES  16
+#define UCT_HABANA_DEV_NAME_MAX 16
+
+/*
+ * Gaudi2 and later map device memory at these device virtual addresses;
+ * they are non-canonical on x86-64, so they never alias host memory.
+ */
+#define UCT_HABANA_VA_START     0x1001000000000000ull
+#define UCT_HABANA_VA_END       0x2000000000000000ull
+
+typedef struct uct_habana_dev {
+    char                   name[UCT_HABANA_DEV_NAME_MAX]; /* habanaN */
+    int                    index;          /* minor index in its uapi */
+    const uct_habana_abi_t *abi;
+    int                    legacy_numbers; /* 'H' ioctls on an accel node */
+    char                   compute_path[64];
+    dev_t                  rdev;           /* of the compute node */
+    char                   bus_id[32];     /* PCI BDF, "" if not PCI */
+    int                    numa_node;
+    ucs_sys_device_t       sys_dev;
+    uct_habana_hw_info_t   hw;
+    pthread_mutex_t        lock;
+    int                    compute_fd;     /* -1 until needed */
+    int                    owns_fd;        /* opened by us, close at exit */
+} uct_habana_dev_t;
+
+typedef struct uct_habana_dev_list {
+    unsigned         count;
+    uct_habana_dev_t dev[UCT_HABANA_MAX_DEVICES];
+} uct_habana_dev_list_t;
+
+
+ucs_status_t uct_habana_dev_list_discover(uct_habana_dev_list_t *list);
+
+void uct_habana_dev_list_cleanup(uct_habana_dev_list_t *list);
+
+ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p);
+
+static inline int uct_habana_va_in_device_range(const void *addr,
+                                                size_t length)
+{
+    uint64_t start = (uintptr_t)addr;
+
+    return (start >= UCT_HABANA_VA_START) && (start < UCT_HABANA_VA_END) &&
+           (length <= UCT_HABANA_VA_END - start);
+}
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "habana_mem.h"
+
+#include <src/ucm/habana/ucm_habana.h>
+#include <ucm/api/ucm.h>
+#include <ucs/debug/log_def.h>
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A dma-buf exported for one whole mapping, kept until it is unmapped */
+typedef struct {
+    dev_t    rdev;
+    uint64_t va;
+    size_t   size;
+    int      dmabuf_fd;
+} uct_habana_export_t;
+
+static struct {
+    pthread_mutex_t                lock;
+    unsigned                       refcount;
+    ucm_habana_mapping_find_func_t find;
+    uct_habana_export_t            *exports;
+    unsigned                       count;
+    unsigned                       capacity;
+    unsigned long                  export_count;
+} uct_habana_mem = {
+    .lock = PTHREAD_MUTEX_INITIALIZER
+};
+
+static void uct_habana_mem_remove_at(unsigned i)
+{
+    close(uct_habana_mem.exports[i].dmabuf_fd);
+    uct_habana_mem.exports[i] =
+            uct_habana_mem.exports[--uct_habana_mem.count];
+}
+
+void uct_habana_mem_forget(const void *addr, size_t length)
+{
+    uint64_t start = (uintptr_t)addr, end = start + length;
+    uct_habana_export_t *exp;
+    unsigned i;
+
+    pthread_mutex_lock(&uct_habana_mem.lock);
+    for (i = 0; i < uct_habana_mem.count;) {
+        exp = &uct_habana_mem.exports[i];
+        if ((exp->va < end) && (start < exp->va + exp->size)) {
+            ucs_debug("habana: dropping dma-buf fd %d of va 0x%" PRIx64,
+                      exp->dmabuf_fd, exp->va);
+            uct_habana_mem_remove_at(i);
+        } else {
+            ++i;
+        }
+    }
+    pthread_mutex_unlock(&uct_habana_mem.lock);
+}
+
+/* UCM reports device frees before the driver sees them: the driver
+ * refuses to unmap memory while a dma-buf of it is alive. */
+static void uct_habana_mem_free_event(ucm_event_type_t event_type,
+                                      ucm_event_t *event, void *arg)
+{
+    if (event->mem_type.mem_type == UCS_MEMORY_TYPE_GAUDI) {
+        uct_habana_mem_forget(event->mem_type.address, event->mem_type.size);
+    }
+}
+
+ucs_status_t uct_habana_mem_init(void)
+{
+    ucs_status_t status;
+
+    pthread_mutex_lock(&uct_habana_mem.lock);
+    if (uct_habana_mem.refcount++ > 0) {
+        goto out;
+    }
+
+    uct_habana_mem.find = (ucm_habana_mapping_find_func_t)
+            dlsym(RTLD_DEFAULT, UCM_HABANA_MAPPING_FIND_SYM);
+    ucs_debug("habana: device allocation tracking %s",
+              (uct_habana_mem.find != NULL) ? "by libucm_habana" :
+              "unavailable (libucm_habana not loaded)");
+
+    status = ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 1000,
+                                   uct_habana_mem_free_event, NULL);
+    if (status != UCS_OK) {
+        ucs_diag("habana: cannot subscribe to device free events: %s",
+                 ucs_status_string(status));
+    }
+
+out:
+    pthread_mutex_unlock(&uct_habana_mem.lock);
+    return UCS_OK;
+}
+
+void uct_habana_mem_cleanup(void)
+{
+    pthread_mutex_lock(&uct_habana_mem.lock);
+    if (--uct_habana_mem.refcount == 0) {
+        ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE,
+                                uct_habana_mem_free_event, NULL);
+        while (uct_habana_mem.count > 0) {
+            uct_habana_mem_remove_at(0);
+        }
+        free(uct_habana_mem.exports);
+        uct_habana_mem.exports  = NULL;
+        uct_habana_mem.capacity = 0;
+    }
+    pthread_mutex_unlock(&uct_habana_mem.lock);
+}
+
+unsigned long uct_habana_mem_export_count(void)
+{
+    return uct_habana_mem.export_count;
+}
+
+static uct_habana_dev_t *
+uct_habana_mem_dev_by_fd(uct_habana_dev_list_t *devs, int fd)
+{
+    struct stat st;
+    unsigned i;
+
+    if (fstat(fd, &st) == 0) {
+        for (i = 0; i < devs->count; ++i) {
+            if (devs->dev[i].rdev == st.st_rdev) {
+                return &devs->dev[i];
+            }
+        }
+    }
+
+    return NULL;
+}
+
+ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
+                                    const void *addr, size_t length,
+                                    uct_habana_mem_info_t *info)
+{
+    ucm_habana_mapping_t tracked;
+
+    if ((devs->count == 0) || !uct_habana_va_in_device_range(addr, length)) {
+        return UCS_ERR_INVALID_ADDR;
+    }
+
+    if ((uct_habana_mem.find != NULL) && uct_habana_mem.find(addr, &tracked)) {
+        info->dev             = uct_habana_mem_dev_by_fd(devs, tracked.fd);
+        info->mapping.va      = tracked.va;
+        info->mapping.size    = tracked.size;
+        info->mapping.handle  = tracked.handle;
+        info->tracked         = 1;
+        if (info->dev == NULL) {
+            ucs_error("habana: %p is mapped on fd %d, which is no known "
+                      "habana device", addr, tracked.fd);
+            return UCS_ERR_NO_DEVICE;
+        }
+        return UCS_OK;
+    }
+
+    /* Allocated before tracking started: a device VA, extent unknown.
+     * Several devices may use the same VAs; take the first one. */
+    info->dev            = &devs->dev[0];
+    info->mapping.va     = (uintptr_t)addr;
+    info->mapping.size   = length;
+    info->mapping.handle = UCT_HABANA_HANDLE_UNKNOWN;
+    info->tracked        = 0;
+    return UCS_OK;
+}
+
+static uct_habana_export_t *
+uct_habana_mem_find_export(dev_t rdev, uint64_t va)
+{
+    unsigned i;
+
+    for (i = 0; i < uct_habana_mem.count; ++i) {
+        if ((uct_habana_mem.exports[i].rdev == rdev) &&
+            (uct_habana_mem.exports[i].va == va)) {
+            return &uct_habana_mem.exports[i];
+        }
+    }
+
+    return NULL;
+}
+
+static ucs_status_t uct_habana_mem_add_export(dev_t rdev,
+                                              const uct_habana_mapping_t *m,
+                                              int dmabuf_fd)
+{
+    uct_habana_export_t *exports;
+    unsigned capacity;
+
+    if (uct_habana_mem.count == uct_habana_mem.capacity) {
+        capacity = (uct_habana_mem.capacity == 0) ? 16 :
+                   (2 * uct_habana_mem.capacity);
+        exports  = realloc(uct_habana_mem.exports,
+                           capacity * sizeof(*exports));
+        if (exports == NULL) {
+            ucs_error("habana: failed to grow the dma-buf cache to %u",
+                      capacity);
+            return UCS_ERR_NO_MEMORY;
+        }
+        uct_habana_mem.exports  = exports;
+        uct_habana_mem.capacity = capacity;
+    }
+
+    exports = &uct_habana_mem.exports[uct_habana_mem.count++];
+    exports->rdev      = rdev;
+    exports->va        = m->va;
+    exports->size      = m->size;
+    exports->dmabuf_fd = dmabuf_fd;
+    return UCS_OK;
+}
+
+static ucs_status_t uct_habana_mem_do_export(const uct_habana_mem_info_t *info,
+                                             size_t length, int *dmabuf_fd_p)
+{
+    uct_habana_dev_t *dev = info->dev;
+    ucs_status_t status;
+    int fd;
+
+    status = uct_habana_dev_compute_fd(dev, &fd);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    status = uct_habana_abi_export(dev->abi, fd, dev->legacy_numbers,
+                                   &info->mapping, 0, length, dmabuf_fd_p);
+    if (status == UCS_OK) {
+        ++uct_habana_mem.export_count;
+    }
+
+    return status;
+}
+
+static size_t uct_habana_mem_page_align(const uct_habana_dev_t *dev,
+                                        size_t length)
+{
+    size_t page = dev->hw.dram_page_size ? dev->hw.dram_page_size : 4096;
+
+    return (length + page - 1) / page * page;
+}
+
+ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
+                                   int *dmabuf_fd_p)
+{
+    uct_habana_export_t *exp;
+    ucs_status_t status;
+    int fd;
+
+    if (!info->tracked) {
+        /* The extent is unknown, so nothing would tell us when to drop a
+         * cached export: hand out a one-off export of [addr, addr+len),
+         * which the driver accepts only if addr starts a mapping. */
+        return uct_habana_mem_do_export(
+                info, uct_habana_mem_page_align(info->dev, info->mapping.size),
+                dmabuf_fd_p);
+    }
+
+    pthread_mutex_lock(&uct_habana_mem.lock);
+    exp = uct_habana_mem_find_export(info->dev->rdev, info->mapping.va);
+    if (exp == NULL) {
+        status = uct_habana_mem_do_export(info, info->mapping.size, &fd);
+        if (status != UCS_OK) {
+            goto out;
+        }
+
+        status = uct_habana_mem_add_export(info->dev->rdev, &info->mapping,
+                                           fd);
+        if (status != UCS_OK) {
+            close(fd);
+            goto out;
+        }
+        exp = &uct_habana_mem.exports[uct_habana_mem.count - 1];
+    }
+
+    *dmabuf_fd_p = dup(exp->dmabuf_fd);
+    if (*dmabuf_fd_p < 0) {
+        ucs_error("habana: dup(dma-buf fd %d) failed: %m", exp->dmabuf_fd);
+        status = UCS_ERR_NO_RESOURCE;
+    } else {
+        status = UCS_OK;
+    }
+
+out:
+    pthread_mutex_unlock(&uct_habana_mem.lock);
+    return status;
+}

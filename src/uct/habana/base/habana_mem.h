@@ -1,0 +1,35 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * Device pointers: which mapping and device they belong to, and the
+ * dma-buf exported for each mapping (exported once, cached until the
+ * mapping goes away).
+ */
+#ifndef UCT_HABANA_MEM_H_
+#define UCT_HABANA_MEM_H_
+
+#include "habana_dev.h"
+
+typedef struct uct_habana_mem_info {
+    uct_habana_dev_t     *dev;
+    uct_habana_mapping_t mapping;  /* va/size: the whole mapping if known */
+    int                  tracked;  /* reported by libucm_habana */
+} uct_habana_mem_info_t;
+
+ucs_status_t uct_habana_mem_init(void);
+
+void uct_habana_mem_cleanup(void);
+
+ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
+                                    const void *addr, size_t length,
+                                    uct_habana_mem_info_t *info);
+
+ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
+                                   int *dmabuf_fd_p);
+
+void uct_habana_mem_forget(const void *addr, size_t length);
+
+unsigned long uct_habana_mem_export_count(void);
+
+#endif

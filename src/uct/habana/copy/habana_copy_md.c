@@ -1,0 +1,259 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "habana_copy_md.h"
+
+#include <src/uct/habana/base/habana_mem.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ucs_config_field_t uct_habana_md_config_table[] = {
+    {"", "", NULL, ucs_offsetof(uct_habana_md_config_t, super),
+     UCS_CONFIG_TYPE_TABLE(uct_md_config_table)},
+
+    {"DMABUF", "try",
+     "Export Habana device memory as dma-buf, so that NICs register it for\n"
+     "zero-copy transfers (ibv_reg_dmabuf_mr).\n"
+     " yes - an export failure fails the registration\n"
+     " try - on failure, report it once and let UCX stage through host memory\n"
+     " no  - never export; device buffers are always staged",
+     ucs_offsetof(uct_habana_md_config_t, dmabuf), UCS_CONFIG_TYPE_TERNARY},
+
+    {NULL}
+};
+
+static ucs_status_t uct_habana_md_query(uct_md_h tl_md, uct_md_attr_v2_t *attr)
+{
+    uct_habana_md_t *md   = ucs_derived_of(tl_md, uct_habana_md_t);
+    uint64_t gaudi        = UCS_BIT(UCS_MEMORY_TYPE_GAUDI);
+    uint64_t host         = UCS_BIT(UCS_MEMORY_TYPE_HOST);
+
+    uct_md_base_md_query(attr);
+    attr->flags            = UCT_MD_FLAG_REG;
+    attr->reg_mem_types    = host | gaudi;
+    attr->access_mem_types = host | gaudi;
+    attr->detect_mem_types = gaudi;
+    attr->dmabuf_mem_types = (md->dmabuf != UCS_NO) ? gaudi : 0;
+    attr->max_reg          = SIZE_MAX;
+    return UCS_OK;
+}
+
+static ucs_status_t
+uct_habana_md_detect_memory_type(uct_md_h tl_md, const void *addr,
+                                 size_t length, ucs_memory_type_t *mem_type_p)
+{
+    uct_habana_md_t *md = ucs_derived_of(tl_md, uct_habana_md_t);
+    uct_habana_mem_info_t info;
+    ucs_status_t status;
+
+    status = uct_habana_mem_resolve(&md->devs, addr, length, &info);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    *mem_type_p = UCS_MEMORY_TYPE_GAUDI;
+    return UCS_OK;
+}
+
+/* Zero copy is an optimisation: when it cannot be had, say so once */
+static ucs_status_t uct_habana_md_export_failed(uct_habana_md_t *md,
+                                                const void *addr,
+                                                ucs_status_t status)
+{
+    static int reported = 0;
+
+    if (md->dmabuf == UCS_YES) {
+        ucs_error("habana: no dma-buf for %p (%s) and UCX_HABANA_DMABUF=yes",
+                  addr, ucs_status_string(status));
+        return status;
+    }
+
+    if (!reported) {
+        reported = 1;
+        ucs_warn("habana: zero-copy of device memory is unavailable (%s); "
+                 "device buffers will be staged through host memory "
+                 "(UCX_HABANA_DMABUF=no silences this)",
+                 ucs_status_string(status));
+    }
+
+    return UCS_OK;
+}
+
+static ucs_status_t uct_habana_md_query_dmabuf(uct_habana_md_t *md,
+                                               const void *addr,
+                                               const uct_habana_mem_info_t *info,
+                                               uct_md_mem_attr_v2_t *attr)
+{
+    ucs_status_t status;
+
+    attr->dmabuf_fd = UCT_DMABUF_FD_INVALID;
+    if (md->dmabuf == UCS_NO) {
+        return UCS_OK;
+    }
+
+    status = uct_habana_mem_export(info, &attr->dmabuf_fd);
+    if (status != UCS_OK) {
+        attr->dmabuf_fd = UCT_DMABUF_FD_INVALID;
+        return uct_habana_md_export_failed(md, addr, status);
+    }
+
+    return UCS_OK;
+}
+
+static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
+                                            size_t length,
+                                            uct_md_mem_attr_v2_t *attr)
+{
+    uct_habana_md_t *md = ucs_derived_of(tl_md, uct_habana_md_t);
+    uct_habana_mem_info_t info;
+    ucs_status_t status;
+
+    status = uct_habana_mem_resolve(&md->devs, addr, length, &info);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_MEM_TYPE) {
+        attr->mem_type = UCS_MEMORY_TYPE_GAUDI;
+    }
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_SYS_DEV) {
+        attr->sys_dev = info.dev->sys_dev;
+    }
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_BASE_ADDRESS) {
+        attr->base_address = (void*)(uintptr_t)info.mapping.va;
+    }
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_ALLOC_LENGTH) {
+        attr->alloc_length = info.mapping.size;
+    }
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_MEM_FLAGS) {
+        attr->mem_flags = 0;
+    }
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_DMABUF_OFFSET) {
+        attr->dmabuf_offset = (uintptr_t)addr - info.mapping.va;
+    }
+    if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_DMABUF_FD) {
+        return uct_habana_md_query_dmabuf(md, addr, &info, attr);
+    }
+
+    return UCS_OK;
+}
+
+static void uct_habana_md_close(uct_md_h tl_md)
+{
+    uct_habana_md_t *md = ucs_derived_of(tl_md, uct_habana_md_t);
+
+    uct_habana_mem_cleanup();
+    uct_habana_dev_list_cleanup(&md->devs);
+    free(md);
+}
+
+static uct_md_ops_t uct_habana_md_ops = {
+    .close              = uct_habana_md_close,
+    .query              = uct_habana_md_query,
+    .mem_alloc          = (void*)ucs_empty_function_return_unsupported,
+    .mem_free           = (void*)ucs_empty_function_return_unsupported,
+    .mem_advise         = (void*)ucs_empty_function_return_unsupported,
+    .mem_reg            = uct_md_dummy_mem_reg,
+    .mem_dereg          = uct_md_dummy_mem_dereg,
+    .mem_query          = uct_habana_md_mem_query,
+    .mkey_pack          = (void*)ucs_empty_function_return_success,
+    .mem_attach         = (void*)ucs_empty_function_return_unsupported,
+    .detect_memory_type = uct_habana_md_detect_memory_type,
+    .mem_elem_pack      = (void*)ucs_empty_function_return_unsupported,
+    .mem_elem_release   = (void*)ucs_empty_function
+};
+
+static ucs_status_t uct_habana_md_open(uct_component_t *component,
+                                       const char *md_name,
+                                       const uct_md_config_t *tl_config,
+                                       uct_md_h *md_p)
+{
+    const uct_habana_md_config_t *config =
+            ucs_derived_of(tl_config, uct_habana_md_config_t);
+    uct_habana_md_t *md;
+
+    md = calloc(1, sizeof(*md));
+    if (md == NULL) {
+        ucs_error("habana: failed to allocate the memory domain");
+        return UCS_ERR_NO_MEMORY;
+    }
+
+    uct_habana_dev_list_discover(&md->devs);
+    if (md->devs.count == 0) {
+        free(md);
+        return UCS_ERR_NO_DEVICE;
+    }
+
+    md->super.ops       = &uct_habana_md_ops;
+    md->super.component = &uct_habana_component;
+    md->dmabuf          = config->dmabuf;
+    uct_habana_mem_init();
+    *md_p = &md->super;
+    return UCS_OK;
+}
+
+static ucs_status_t
+uct_habana_md_query_resources(uct_component_t *component,
+                              uct_md_resource_desc_t **resources_p,
+                              unsigned *num_resources_p)
+{
+    uct_habana_dev_list_t devs;
+
+    uct_habana_dev_list_discover(&devs);
+    if (devs.count == 0) {
+        *resources_p     = NULL;
+        *num_resources_p = 0;
+        return UCS_OK;
+    }
+
+    uct_habana_dev_list_cleanup(&devs);
+    return uct_md_query_single_md_resource(component, resources_p,
+                                           num_resources_p);
+}
+
+static ucs_status_t
+uct_habana_rkey_unpack(uct_component_t *component, const void *rkey_buffer,
+                       const uct_rkey_unpack_params_t *params,
+                       uct_rkey_t *rkey_p, void **handle_p)
+{
+    /* habana_copy reaches only memory of its own process */
+    *rkey_p   = 0;
+    *handle_p = NULL;
+    return UCS_OK;
+}
+
+static ucs_status_t
+uct_habana_rkey_compare(uct_component_t *component, uct_rkey_t rkey1,
+                        uct_rkey_t rkey2,
+                        const uct_rkey_compare_params_t *params, int *result)
+{
+    *result = (rkey1 > rkey2) ? 1 : (rkey1 < rkey2) ? -1 : 0;
+    return UCS_OK;
+}
+
+uct_component_t uct_habana_component = {
+    .name               = UCT_HABANA_COMPONENT_NAME,
+    .query_md_resources = uct_habana_md_query_resources,
+    .md_open            = uct_habana_md_open,
+    .cm_open            = (void*)ucs_empty_function_return_unsupported,
+    .rkey_unpack        = uct_habana_rkey_unpack,
+    .rkey_ptr           = (void*)ucs_empty_function_return_unsupported,
+    .rkey_release       = (void*)ucs_empty_function_return_success,
+    .rkey_compare       = uct_habana_rkey_compare,
+    .md_config          = {
+        .name           = "Habana memory domain",
+        .prefix         = "HABANA_",
+        .table          = uct_habana_md_config_table,
+        .size           = sizeof(uct_habana_md_config_t)
+    },
+    .cm_config          = UCS_CONFIG_EMPTY_GLOBAL_LIST_ENTRY,
+    .tl_list            = {&uct_habana_component.tl_list,
+                           &uct_habana_component.tl_list},
+    .flags              = 0,
+    .md_vfs_init        = (void*)ucs_empty_function
+};

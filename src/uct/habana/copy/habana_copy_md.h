@@ -1,0 +1,26 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifndef UCT_HABANA_COPY_MD_H_
+#define UCT_HABANA_COPY_MD_H_
+
+#include <src/uct/habana/base/habana_uct_int.h>
+#include <src/uct/habana/base/habana_dev.h>
+
+#define UCT_HABANA_COMPONENT_NAME "habana"
+
+extern uct_component_t uct_habana_component;
+
+typedef struct uct_habana_md_config {
+    uct_md_config_t          super;
+    ucs_ternary_auto_value_t dmabuf;
+} uct_habana_md_config_t;
+
+typedef struct uct_habana_md {
+    uct_md_t                 super;
+    uct_habana_dev_list_t    devs;
+    ucs_ternary_auto_value_t dmabuf;
+} uct_habana_md_t;
+
+#endif
