@@ -253,7 +253,7 @@ boot() {
 	local append="console=ttyS0 panic=-1 quiet loglevel=3"
 	set +e
 	timeout -k 10 "$timeout" qemu-system-x86_64 \
-		-machine q35 -cpu max -m "$mem" -smp 2 \
+		-machine q35 -cpu "${UCX_HABANA_VM_CPU:-max}" -m "$mem" -smp 2 \
 		-nographic -no-reboot -nic none \
 		-kernel "$moddir/vmlinuz" -initrd "$work/initrd" \
 		-append "$append" \

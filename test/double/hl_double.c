@@ -224,7 +224,7 @@ static const struct hld_names hld_names[] = {
 			   "/sys/class/habanalabs", "/sys/class/habanalabs/hl" },
 };
 
-/* sysfs attributes of the PCI device; NULL content = formatted below */
+/* sysfs attributes of the PCI device (content: attr_content()) */
 static const char *const hld_attrs[] = { "numa_node", "vendor", "device" };
 
 static const char *skip_prefix(const char *s, const char *prefix)
@@ -753,7 +753,7 @@ HLD_API ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
 
 	if (node != HLD_NODE_NONE)
 		return fake_readlink(node, dev, buf, len);
-	fd = path != NULL ? proc_fd_number(path) : -1;
+	fd = proc_fd_number(path);
 	if (fd >= 0 && (rc = proc_fd_readlink(fd, buf, len)) != -2)
 		return rc;
 	return call_readlinkat(dirfd, path, buf, len);

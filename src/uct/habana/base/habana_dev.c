@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,10 @@ static void uct_habana_dev_link_name(const char *path, char *name,
 
     target[len] = '\0';
     base        = strrchr(target, '/');
-    snprintf(name, max, "%s", (base != NULL) ? base + 1 : target);
+    base        = (base != NULL) ? base + 1 : target;
+    if (strlen(base) < max) {
+        strcpy(name, base);
+    }
 }
 
 static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
@@ -190,7 +194,7 @@ static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev)
     }
 
     ucs_error("habana: open(%s) failed: %m", dev->compute_path);
-    return (errno == EACCES) ? UCS_ERR_ACCESS : UCS_ERR_NO_DEVICE;
+    return (errno == EACCES) ? UCS_ERR_UNREACHABLE : UCS_ERR_NO_DEVICE;
 }
 
 ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)

@@ -30,8 +30,8 @@ BEGIN_C_DECLS
 #define UCT_HABANA_UCX_MAJOR 1
 #define UCT_HABANA_UCX_MINOR 23
 
-#if (UCT_VERNUM_MAJOR != UCT_HABANA_UCX_MAJOR) || \
-    (UCT_VERNUM_MINOR != UCT_HABANA_UCX_MINOR)
+#if (UCT_VERNO_MAJOR != UCT_HABANA_UCX_MAJOR) || \
+    (UCT_VERNO_MINOR != UCT_HABANA_UCX_MINOR)
 #error "habana_uct_int.h describes UCX 1.23 only"
 #endif
 
@@ -118,6 +118,20 @@ typedef struct {
     size_t                         device_addr_length;
     size_t                         iface_addr_length;
 } uct_iface_is_reachable_params_t;
+
+
+/* Parameter structures the plugin passes through without reading */
+typedef struct uct_rkey_unpack_params   uct_rkey_unpack_params_t;
+typedef struct uct_rkey_compare_params  uct_rkey_compare_params_t;
+typedef struct uct_md_mem_reg_params    uct_md_mem_reg_params_t;
+typedef struct uct_md_mem_dereg_params  uct_md_mem_dereg_params_t;
+typedef struct uct_md_mkey_pack_params  uct_md_mkey_pack_params_t;
+typedef struct uct_md_mem_attach_params uct_md_mem_attach_params_t;
+typedef struct uct_tl_device_resource   uct_tl_device_resource_t;
+
+typedef void (*uct_habana_get_version_func_t)(unsigned *major_version,
+                                              unsigned *minor_version,
+                                              unsigned *release_number);
 
 
 /* ---- uct/base/uct_component.h ---- */

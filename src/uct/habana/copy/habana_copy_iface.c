@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 static ucs_config_field_t uct_habana_copy_iface_config_table[] = {
     {"", "", NULL, ucs_offsetof(uct_habana_copy_iface_config_t, super),
@@ -104,6 +105,8 @@ static ucs_status_t uct_habana_copy_iface_query(uct_iface_h tl_iface,
     return UCS_OK;
 }
 
+static UCS_CLASS_DECLARE_DELETE_FUNC(uct_habana_copy_iface_t, uct_iface_t);
+
 static uct_iface_ops_t uct_habana_copy_iface_ops = {
     .ep_put_short             = uct_habana_copy_ep_put_short,
     .ep_get_short             = uct_habana_copy_ep_get_short,
@@ -172,11 +175,11 @@ static UCS_CLASS_CLEANUP_FUNC(uct_habana_copy_iface_t)
 }
 
 UCS_CLASS_DEFINE(uct_habana_copy_iface_t, uct_base_iface_t);
+static UCS_CLASS_DEFINE_DELETE_FUNC(uct_habana_copy_iface_t, uct_iface_t);
 static UCS_CLASS_DEFINE_NEW_FUNC(uct_habana_copy_iface_t, uct_iface_t,
                                  uct_md_h, uct_worker_h,
                                  const uct_iface_params_t*,
                                  const uct_iface_config_t*);
-static UCS_CLASS_DEFINE_DELETE_FUNC(uct_habana_copy_iface_t, uct_iface_t);
 
 static ucs_status_t
 uct_habana_copy_query_devices(uct_md_h tl_md,

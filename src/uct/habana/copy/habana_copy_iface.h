@@ -7,7 +7,10 @@
 
 #include "habana_copy_md.h"
 
-#define UCT_HABANA_COPY_TL_NAME "habana_copy"
+/* UCT transport names are at most 9 characters (UCT_TL_NAME_MAX), so
+ * "habana_copy" cannot be one: the copy transport is "habana", which is
+ * also what UCX_TLS=...,habana selects. */
+#define UCT_HABANA_COPY_TL_NAME "habana"
 
 typedef uint64_t uct_habana_copy_iface_addr_t;
 

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Functional tests of hlsim.ko through the habanalabs uapi (TAP output).
+ *
+ *   hlsim_test [--legacy]
+ *
+ * Needs hlsim.ko (num_devices >= 1; a second device is used when present)
+ * and hlsim_import_test.ko.  --legacy runs the tests of the old misc
+ * generation instead (hlsim.ko loaded with legacy=1).
+ */
+#include <sys/mman.h>
+
+#include "hlsim_tap.h"
+
+#define VA_BASE		0x1001000000000000ULL
+#define PAGE		4096ULL
+#define MB		(1024ULL * 1024)
+
+/* legacy generation numbers, <misc/habanalabs.h> */
+#define LEGACY_INFO	_IOWR('H', 0x01, struct hl_info_args)
+#define LEGACY_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
+
+static uint64_t dram_size;
+static int imp = -1;
+
+static uint64_t read_param(const char *name)
+{
+	char path[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/hlsim/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+static void test_info(int accel)
+{
+	struct hl_info_hw_ip_info hw;
+	struct hl_info_device_status st;
+	struct hl_info_args a = {};
+	unsigned char small[16];
+	int c1, c2, fd;
+
+	c1 = hlsim_open_control(accel);
+	c2 = hlsim_open_control(accel);
+	tap_ok(c1 >= 0 && c2 >= 0, "control node opens twice");
+
+	memset(&hw, 0xa5, sizeof(hw));
+	tap_ok(!hl_info(c1, HL_INFO_HW_IP_INFO, &hw, sizeof(hw)),
+	       "HW_IP_INFO on the control node");
+	tap_ok(hw.device_id == 0x1020, "device_id 0x1020 (got %#x)",
+	       hw.device_id);
+	tap_ok(hw.dram_base_address == VA_BASE, "dram_base_address %#llx",
+	       (unsigned long long)hw.dram_base_address);
+	tap_ok(hw.dram_size == dram_size, "dram_size = hbm_mb (%llu)",
+	       (unsigned long long)hw.dram_size);
+	tap_ok(hw.dram_page_size && !(hw.dram_page_size & (hw.dram_page_size - 1)),
+	       "dram_page_size is a power of two (%llu)",
+	       (unsigned long long)hw.dram_page_size);
+	tap_ok(hw.device_mem_alloc_default_page_size == hw.dram_page_size,
+	       "default alloc page size = dram page size");
+	tap_ok(hw.dram_enabled == 1, "dram_enabled");
+
+	memset(small, 0xa5, sizeof(small));
+	tap_ok(!hl_info(c1, HL_INFO_HW_IP_INFO, small, 8) &&
+	       small[8] == 0xa5 && small[15] == 0xa5,
+	       "return_size limits the copy");
+	tap_ok(hl_info(c1, HL_INFO_HW_IP_INFO, NULL, sizeof(hw)) == -EINVAL,
+	       "NULL return_pointer -> EINVAL");
+	tap_ok(hl_info(c1, HL_INFO_HW_IP_INFO, &hw, 0) == -EINVAL,
+	       "zero return_size -> EINVAL");
+	tap_ok(hl_info(c1, 9999, &hw, sizeof(hw)) == -EINVAL,
+	       "unknown INFO op -> EINVAL");
+	a.return_pointer = (uintptr_t)&hw;
+	a.return_size = sizeof(hw);
+	a.pad = 1;
+	tap_ok(xioctl(c1, DRM_IOCTL_HL_INFO, &a) == -EINVAL,
+	       "non-zero pad -> EINVAL");
+	tap_ok(hl_info(c1, HL_INFO_HW_IP_INFO, (void *)16, sizeof(hw)) == -EFAULT,
+	       "bad return_pointer -> EFAULT");
+	tap_ok(xioctl(c1, DRM_IOCTL_HL_MEMORY, &a) == -ENOTTY,
+	       "MEMORY on the control node -> ENOTTY");
+
+	fd = hlsim_open_compute(accel);
+	tap_ok(fd >= 0, "compute open while control nodes are open");
+	memset(&st, 0xff, sizeof(st));
+	tap_ok(!hl_info(fd, HL_INFO_DEVICE_STATUS, &st, sizeof(st)) &&
+	       st.status == HL_DEVICE_STATUS_OPERATIONAL,
+	       "DEVICE_STATUS operational");
+	tap_ok(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+	       MAP_FAILED, "mmap of the compute node fails (errno %d)", errno);
+	close(fd);
+	close(c1);
+	close(c2);
+}
+
+static void test_open(int accel, int accel2)
+{
+	int fd, fd2, c, other;
+
+	fd = hlsim_open_compute(accel);
+	tap_ok(fd >= 0, "first compute open");
+	fd2 = hlsim_open_compute(accel);
+	tap_ok(fd2 < 0 && errno == EBUSY, "second compute open -> EBUSY");
+	if (fd2 >= 0)
+		close(fd2);
+	c = hlsim_open_control(accel);
+	tap_ok(c >= 0, "control open while compute is open");
+	if (accel2 >= 0) {
+		other = hlsim_open_compute(accel2);
+		tap_ok(other >= 0, "compute open of the second device");
+		if (other >= 0)
+			close(other);
+	}
+	close(c);
+	close(fd);
+	fd = hlsim_open_compute(accel);
+	tap_ok(fd >= 0, "compute open after close");
+	close(fd);
+}
+
+static void test_alloc_map(int accel)
+{
+	uint64_t h, h2, va, va2, free_mem, ctx_mem;
+	int fd = hlsim_open_compute(accel);
+
+	tap_ok(!hl_alloc(fd, 1 * MB, 0, 0, &h) && h, "ALLOC 1 MiB");
+	tap_ok(!hl_dram_usage(fd, &free_mem, &ctx_mem) &&
+	       free_mem == dram_size - MB && ctx_mem == MB,
+	       "DRAM_USAGE accounts the allocation");
+	tap_ok(!hl_alloc(fd, 100, 0, 0, &h2), "ALLOC 100 bytes rounds up");
+	tap_ok(!hl_dram_usage(fd, NULL, &ctx_mem) && ctx_mem == MB + PAGE,
+	       "rounded to one page");
+	tap_ok(!hl_free(fd, h2), "FREE");
+	tap_ok(hl_free(fd, h2) == -EINVAL, "double FREE -> EINVAL");
+	tap_ok(hl_alloc(fd, 0, 0, 0, &h2) == -EINVAL, "ALLOC 0 -> EINVAL");
+	tap_ok(hl_alloc(fd, dram_size + 1, 0, 0, &h2) == -ENOMEM,
+	       "ALLOC beyond HBM -> ENOMEM");
+	tap_ok(hl_alloc(fd, dram_size, 0, 0, &h2) == -ENOMEM,
+	       "ALLOC of all HBM while 1 MiB is used -> ENOMEM");
+	tap_ok(hl_alloc(fd, ~0ULL, 0, 0, &h2) == -ENOMEM,
+	       "ALLOC ~0 -> ENOMEM");
+	tap_ok(hl_alloc(fd, PAGE, 3000, 0, &h2) == -EINVAL,
+	       "ALLOC page_size 3000 -> EINVAL");
+	tap_ok(hl_alloc(fd, PAGE, 1ULL << 40, 0, &h2) == -EINVAL,
+	       "ALLOC page_size 1 TiB -> EINVAL");
+	tap_ok(hl_alloc(fd, PAGE, 0, 0x80, &h2) == -EINVAL,
+	       "ALLOC unknown flag -> EINVAL");
+
+	tap_ok(!hl_map(fd, h, 0, 0, &va), "MAP");
+	tap_ok(va >= VA_BASE && !(va % PAGE), "VA %#llx in the Gaudi2 range",
+	       (unsigned long long)va);
+	tap_ok(hl_free(fd, h) == -EINVAL, "FREE of a mapped handle -> EINVAL");
+	tap_ok(!hl_map(fd, h, 0, 0, &va2) && va2 != va &&
+	       (va2 >= va + MB || va2 + MB <= va),
+	       "second MAP of the same handle gets a disjoint VA");
+	tap_ok(!hl_unmap(fd, va2), "UNMAP of the second mapping");
+	tap_ok(hl_map(fd, 12345, 0, 0, &va2) == -EINVAL,
+	       "MAP of an unknown handle -> EINVAL");
+	tap_ok(hl_map(fd, h, 0, HL_MEM_USERPTR, &va2) == -EOPNOTSUPP,
+	       "MAP of host memory -> EOPNOTSUPP");
+	tap_ok(!hl_map(fd, h, VA_BASE + (1ULL << 40), 0, &va2) &&
+	       va2 == VA_BASE + (1ULL << 40), "MAP honours a free hint");
+	tap_ok(hl_map(fd, h, va2 + PAGE, HL_MEM_FORCE_HINT, &va) == -EINVAL,
+	       "FORCE_HINT on a used range -> EINVAL");
+	tap_ok(!hl_map(fd, h, va2 + PAGE, 0, &va) && va != va2 + PAGE,
+	       "used hint without FORCE_HINT picks another VA");
+	tap_ok(!hl_unmap(fd, va) && !hl_unmap(fd, va2), "UNMAP both");
+	tap_ok(hl_unmap(fd, va) == -EINVAL, "UNMAP twice -> EINVAL");
+	tap_ok(hl_unmap(fd, 0x7f0000000000ULL) == -EINVAL,
+	       "UNMAP of a host address -> EINVAL");
+	tap_ok(!hl_free(fd, h), "FREE after the last UNMAP");
+	tap_ok(!hl_dram_usage(fd, &free_mem, &ctx_mem) &&
+	       free_mem == dram_size && !ctx_mem, "DRAM_USAGE back to zero");
+
+	/* left mapped and allocated on purpose: freed by close */
+	tap_ok(!hl_alloc(fd, 2 * MB, 0, 0, &h) && !hl_map(fd, h, 0, 0, &va),
+	       "ALLOC+MAP left for close");
+	close(fd);
+	fd = hlsim_open_control(accel);
+	tap_ok(!hl_dram_usage(fd, &free_mem, NULL) && free_mem == dram_size,
+	       "close frees everything");
+	close(fd);
+}
+
+static void test_export(int accel)
+{
+	struct hlsim_import_check chk;
+	uint64_t h, h2, va, va2, big = 4 * MB;
+	int fd = hlsim_open_compute(accel);
+	int d1, d2, ret;
+
+	hl_alloc(fd, big, 0, 0, &h);
+	hl_map(fd, h, 0, 0, &va);
+	hl_alloc(fd, MB, 0, 0, &h2);
+	hl_map(fd, h2, 0, 0, &va2);
+
+	d1 = hl_export(fd, va, big, 0, O_CLOEXEC);
+	tap_ok(d1 >= 0, "EXPORT the whole mapping");
+	ret = import_check(imp, d1, HLSIM_IMPORT_CHECK, &chk);
+	tap_ok(!ret && chk.size == big && chk.sg_len == big &&
+	       chk.dma_len == big && chk.match,
+	       "importer maps it: size %llu sg %llu dma %llu nents %u/%u",
+	       (unsigned long long)chk.size, (unsigned long long)chk.sg_len,
+	       (unsigned long long)chk.dma_len, chk.orig_nents, chk.nents);
+	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, d1, 0) == MAP_FAILED,
+	       "mmap of the dma-buf fails");
+
+	d2 = hl_export(fd, va, 2 * PAGE, PAGE, 0);
+	tap_ok(d2 >= 0, "EXPORT with offset");
+	ret = import_check(imp, d2, HLSIM_IMPORT_CHECK, &chk);
+	tap_ok(!ret && chk.size == 2 * PAGE && chk.match,
+	       "importer sees the sub-range size (%llu)",
+	       (unsigned long long)chk.size);
+
+	tap_ok(hl_export(fd, va, big, 100, 0) == -EINVAL,
+	       "EXPORT unaligned offset -> EINVAL");
+	tap_ok(hl_export(fd, va, 100, 0, 0) == -EINVAL,
+	       "EXPORT unaligned size -> EINVAL");
+	tap_ok(hl_export(fd, va, 0, 0, 0) == -EINVAL,
+	       "EXPORT size 0 -> EINVAL");
+	tap_ok(hl_export(fd, va + 1, PAGE, 0, 0) == -EINVAL,
+	       "EXPORT unaligned addr -> EINVAL");
+	tap_ok(hl_export(fd, va + PAGE, PAGE, 0, 0) == -EINVAL,
+	       "EXPORT of an address that is not a mapping base -> EINVAL");
+	tap_ok(hl_export(fd, va, big + PAGE, 0, 0) == -EINVAL,
+	       "EXPORT beyond the mapping -> EINVAL");
+	tap_ok(hl_export(fd, va, 2 * PAGE, big - PAGE, 0) == -EINVAL,
+	       "EXPORT offset+size beyond the mapping -> EINVAL");
+	tap_ok(hl_export(fd, va, 2 * PAGE, ~0ULL & ~(PAGE - 1), 0) == -EINVAL,
+	       "EXPORT with overflowing offset -> EINVAL");
+	tap_ok(hl_export(fd, va, ~0ULL & ~(PAGE - 1), PAGE, 0) == -EINVAL,
+	       "EXPORT with overflowing size -> EINVAL");
+	tap_ok(hl_export(fd, VA_BASE + (1ULL << 44), PAGE, 0, 0) == -EINVAL,
+	       "EXPORT of a foreign (unmapped) VA -> EINVAL");
+	tap_ok(hl_export(fd, 0x7f0000000000ULL, PAGE, 0, 0) == -EINVAL,
+	       "EXPORT of a host address -> EINVAL");
+	tap_ok(hl_export(fd, va, PAGE, 0, 0x40000000) == -EINVAL,
+	       "EXPORT with bad fd flags -> EINVAL");
+
+	tap_ok(hl_unmap(fd, va) == -EBUSY, "UNMAP while exported -> EBUSY");
+	close(d1);
+	tap_ok(hl_unmap(fd, va) == -EBUSY,
+	       "UNMAP while the second export lives -> EBUSY");
+	close(d2);
+	tap_ok(!hl_unmap(fd, va), "UNMAP after the dma-bufs are closed");
+	tap_ok(!hl_free(fd, h), "FREE after UNMAP");
+
+	/* a foreign context's VA: map on the second device or re-open */
+	tap_ok(hl_export(fd, va, PAGE, 0, 0) == -EINVAL,
+	       "EXPORT of an unmapped VA -> EINVAL");
+	hl_unmap(fd, va2);
+	hl_free(fd, h2);
+	close(fd);
+}
+
+static void test_export_outlives_fd(int accel)
+{
+	struct hlsim_import_check chk;
+	uint64_t h, va, free_mem;
+	int fd, ctl, d, d2, fd2, ret;
+
+	ctl = hlsim_open_control(accel);
+	fd = hlsim_open_compute(accel);
+	hl_alloc(fd, 2 * MB, 0, 0, &h);
+	hl_map(fd, h, 0, 0, &va);
+	d = hl_export(fd, va, 2 * MB, 0, O_CLOEXEC);
+	d2 = hl_export(fd, va, MB, MB, O_CLOEXEC);
+	tap_ok(d >= 0 && d2 >= 0, "two exports before closing the device");
+	close(fd);
+
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) &&
+	       free_mem == dram_size - 2 * MB,
+	       "memory stays allocated while dma-bufs live");
+	ret = import_check(imp, d, HLSIM_IMPORT_CHECK, &chk);
+	tap_ok(!ret && chk.match && chk.size == 2 * MB,
+	       "dma-buf importable after the device fd closed");
+
+	fd2 = hlsim_open_compute(accel);
+	tap_ok(fd2 >= 0, "device can be reopened while old exports live");
+	if (fd2 >= 0)
+		close(fd2);
+
+	ret = import_check(imp, d2, HLSIM_IMPORT_HOLD, &chk);
+	tap_ok(!ret && chk.match && chk.size == MB, "importer holds a mapping");
+	close(d);
+	close(d2);
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) &&
+	       free_mem == dram_size - 2 * MB,
+	       "memory stays allocated while an importer holds it");
+	tap_ok(!xioctl(imp, HLSIM_IMPORT_DROP, NULL), "importer drops it");
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) && free_mem == dram_size,
+	       "memory given back after the last reference");
+	close(ctl);
+}
+
+static void fill(unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 7 + (i >> 9));
+}
+
+static void test_copy(int accel)
+{
+	size_t n = 3 * MB;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	uint64_t h, h2, va, va2;
+	int fd = hlsim_open_compute(accel);
+
+	hl_alloc(fd, 4 * MB, 0, 0, &h);
+	hl_map(fd, h, 0, 0, &va);
+	hl_alloc(fd, 4 * MB, 0, 0, &h2);
+	hl_map(fd, h2, 0, 0, &va2);
+
+	fill(src, n, 1);
+	memset(dst, 0, n);
+	tap_ok(!hl_copy(fd, va + 123, (uintptr_t)src, n,
+			HLSIM_COPY_HOST_TO_DEVICE), "H2D at an unaligned offset");
+	tap_ok(!hl_copy(fd, (uintptr_t)dst, va + 123, n,
+			HLSIM_COPY_DEVICE_TO_HOST), "D2H");
+	tap_ok(!memcmp(src, dst, n), "round trip preserves the data");
+
+	memset(dst, 0, n);
+	tap_ok(!hl_copy(fd, va2 + 4000, va + 123, n,
+			HLSIM_COPY_DEVICE_TO_DEVICE), "D2D between allocations");
+	tap_ok(!hl_copy(fd, (uintptr_t)dst, va2 + 4000, n,
+			HLSIM_COPY_DEVICE_TO_HOST) && !memcmp(src, dst, n),
+	       "D2D data is correct");
+	tap_ok(hl_copy(fd, va + PAGE, va, 2 * PAGE,
+		       HLSIM_COPY_DEVICE_TO_DEVICE) == -EINVAL,
+	       "overlapping D2D -> EINVAL");
+
+	tap_ok(hl_copy(fd, va + 4 * MB - 10, (uintptr_t)src, 11,
+		       HLSIM_COPY_HOST_TO_DEVICE) == -EINVAL,
+	       "H2D past the mapping end -> EINVAL");
+	tap_ok(!hl_copy(fd, va + 4 * MB - 10, (uintptr_t)src, 10,
+			HLSIM_COPY_HOST_TO_DEVICE),
+	       "H2D up to the mapping end");
+	tap_ok(hl_copy(fd, (uintptr_t)dst, va, ~0ULL,
+		       HLSIM_COPY_DEVICE_TO_HOST) == -EINVAL,
+	       "size ~0 -> EINVAL");
+	tap_ok(hl_copy(fd, (uintptr_t)dst, ~0ULL - 10, 100,
+		       HLSIM_COPY_DEVICE_TO_HOST) == -EINVAL,
+	       "device address wrap -> EINVAL");
+	tap_ok(hl_copy(fd, VA_BASE + (1ULL << 44), (uintptr_t)src, 10,
+		       HLSIM_COPY_HOST_TO_DEVICE) == -EINVAL,
+	       "unmapped device address -> EINVAL");
+	tap_ok(hl_copy(fd, va, (uintptr_t)src, 0,
+		       HLSIM_COPY_HOST_TO_DEVICE) == -EINVAL, "size 0 -> EINVAL");
+	tap_ok(hl_copy(fd, va, (uintptr_t)src, 10, 7) == -EINVAL,
+	       "unknown direction -> EINVAL");
+	tap_ok(hl_copy(fd, va, 16, 10, HLSIM_COPY_HOST_TO_DEVICE) == -EFAULT,
+	       "bad host pointer -> EFAULT");
+	tap_ok(hl_copy(fd, 16, va, 10, HLSIM_COPY_DEVICE_TO_HOST) == -EFAULT,
+	       "bad host destination -> EFAULT");
+	{
+		struct hlsim_dma_copy c = {
+			.dst = va, .src = (uintptr_t)src, .size = 1,
+			.flags = 1,
+		};
+
+		tap_ok(xioctl(fd, HLSIM_IOCTL_DMA_COPY, &c) == -EINVAL,
+		       "non-zero flags -> EINVAL");
+	}
+	hl_unmap(fd, va);
+	tap_ok(hl_copy(fd, va, (uintptr_t)src, 10,
+		       HLSIM_COPY_HOST_TO_DEVICE) == -EINVAL,
+	       "copy to an unmapped VA -> EINVAL");
+	close(fd);
+	free(src);
+	free(dst);
+}
+
+static void test_bad_ops(int accel)
+{
+	union hl_mem_args a;
+	int fd = hlsim_open_compute(accel);
+	unsigned int op;
+
+	for (op = HL_MEM_OP_MAP_BLOCK; op <= 9; op++) {
+		if (op == HL_MEM_OP_EXPORT_DMABUF_FD)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.in.op = op;
+		tap_ok(xioctl(fd, DRM_IOCTL_HL_MEMORY, &a) == -EINVAL,
+		       "MEMORY op %u -> EINVAL", op);
+	}
+	memset(&a, 0, sizeof(a));
+	a.in.op = HL_MEM_OP_FREE;
+	a.in.free.handle = 1ULL << 40;
+	tap_ok(xioctl(fd, DRM_IOCTL_HL_MEMORY, &a) == -EINVAL,
+	       "FREE of a 64-bit handle -> EINVAL");
+	/* an ioctl number inside our range that has no handler */
+	tap_ok(xioctl(fd, DRM_IOWR(DRM_COMMAND_BASE + HL_IOCTL_CS,
+				   union hl_cs_args), &a) == -EINVAL,
+	       "CS ioctl (not simulated) -> EINVAL");
+	close(fd);
+}
+
+static void test_legacy(void)
+{
+	struct hl_info_hw_ip_info hw = {};
+	struct hlsim_import_check chk;
+	struct hl_info_args ia = {};
+	union hl_mem_args a = {};
+	int fd, fd2, c, d, ret;
+	uint64_t h, va;
+	unsigned char buf[64], back[64];
+
+	fd = open("/dev/hl0", O_RDWR);
+	tap_ok(fd >= 0, "legacy /dev/hl0 opens");
+	fd2 = hlsim_open_compute(hlsim_accel_index(0));
+	tap_ok(fd2 < 0 && errno == EBUSY,
+	       "accel node busy while the legacy node is open");
+	c = open("/dev/hl_controlD0", O_RDWR);
+	tap_ok(c >= 0, "legacy control node opens");
+	ia.return_pointer = (uintptr_t)&hw;
+	ia.return_size = sizeof(hw);
+	ia.op = HL_INFO_HW_IP_INFO;
+	tap_ok(!xioctl(c, LEGACY_INFO, &ia) && hw.device_id == 0x1020,
+	       "legacy INFO on the control node");
+
+	a.in.op = HL_MEM_OP_ALLOC;
+	a.in.alloc.mem_size = MB;
+	ret = xioctl(fd, LEGACY_MEMORY, &a);
+	h = a.out.handle;
+	tap_ok(!ret && h, "legacy ALLOC");
+	memset(&a, 0, sizeof(a));
+	a.in.op = HL_MEM_OP_MAP;
+	a.in.map_device.handle = h;
+	ret = xioctl(fd, LEGACY_MEMORY, &a);
+	va = a.out.device_virt_addr;
+	tap_ok(!ret && va >= VA_BASE, "legacy MAP");
+	fill(buf, sizeof(buf), 5);
+	{
+		struct hlsim_dma_copy cp = {
+			.dst = va, .src = (uintptr_t)buf, .size = sizeof(buf),
+			.dir = HLSIM_COPY_HOST_TO_DEVICE,
+		};
+
+		ret = xioctl(fd, HLSIM_IOCTL_DMA_COPY_LEGACY, &cp);
+		cp.dst = (uintptr_t)back;
+		cp.src = va;
+		cp.dir = HLSIM_COPY_DEVICE_TO_HOST;
+		ret = ret ? ret : xioctl(fd, HLSIM_IOCTL_DMA_COPY_LEGACY, &cp);
+		tap_ok(!ret && !memcmp(buf, back, sizeof(buf)),
+		       "legacy DMA copy round trip");
+	}
+
+	memset(&a, 0, sizeof(a));
+	a.in.op = HL_MEM_OP_EXPORT_DMABUF_FD;
+	a.in.export_dmabuf_fd.addr = h;		/* legacy: the handle */
+	a.in.export_dmabuf_fd.mem_size = 0;
+	ret = xioctl(fd, LEGACY_MEMORY, &a);
+	d = a.out.fd;
+	tap_ok(!ret && d >= 0, "legacy EXPORT by handle");
+	ret = import_check(imp, d, HLSIM_IMPORT_CHECK, &chk);
+	tap_ok(!ret && chk.match && chk.size == MB,
+	       "legacy export imports with the allocation size");
+
+	memset(&a, 0, sizeof(a));
+	a.in.op = HL_MEM_OP_UNMAP;
+	a.in.unmap.device_virt_addr = va;
+	tap_ok(!xioctl(fd, LEGACY_MEMORY, &a), "legacy UNMAP");
+	memset(&a, 0, sizeof(a));
+	a.in.op = HL_MEM_OP_FREE;
+	a.in.free.handle = h;
+	tap_ok(xioctl(fd, LEGACY_MEMORY, &a) == -EBUSY,
+	       "legacy FREE while exported -> EBUSY");
+	close(d);
+	tap_ok(!xioctl(fd, LEGACY_MEMORY, &a), "legacy FREE after close");
+	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED,
+	       "legacy mmap fails");
+	close(fd);
+	close(c);
+}
+
+int main(int argc, char **argv)
+{
+	int legacy = argc > 1 && !strcmp(argv[1], "--legacy");
+	int accel = hlsim_accel_index(0), accel2 = hlsim_accel_index(1);
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	dram_size = read_param("hbm_mb") * MB;
+	imp = open("/dev/hlsim_import_test", O_RDWR | O_CLOEXEC);
+	if (!tap_ok(accel >= 0 && dram_size && imp >= 0,
+		    "hlsim (accel%d) and the test importer are present", accel))
+		return tap_done();
+
+	if (legacy) {
+		test_legacy();
+		return tap_done();
+	}
+	test_info(accel);
+	test_open(accel, accel2);
+	test_alloc_map(accel);
+	test_export(accel);
+	test_export_outlives_fd(accel);
+	test_copy(accel);
+	test_bad_ops(accel);
+	return tap_done();
+}

@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# hlsim kernel test suite.  Runs INSIDE the test VM as root, e.g.
+#
+#   contrib/devroot.sh run make -C kernel KDIR=/usr/src/linux-headers-<kver>
+#   contrib/devroot.sh run make -C kernel tests
+#   contrib/vm/run.sh kernel/tests/vm-suite.sh
+#
+# Loads hlsim.ko (num_devices=2) and the test importer, runs the functional
+# tests and the fuzzer, checks the kernel log, unloads (which must succeed),
+# then repeats a short round with the legacy nodes.  Exits non-zero on any
+# failure.  FUZZ_CALLS (default 20000) sets the fuzzer's length.
+#
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kdir=$(dirname "$here")
+fuzz_calls=${FUZZ_CALLS:-20000}
+failures=0
+
+say() { printf 'vm-suite: %s\n' "$*"; }
+fail() { say "FAIL: $*"; failures=$((failures + 1)); }
+
+[ "$(id -u)" -eq 0 ] || { say "must run as root"; exit 2; }
+for f in "$kdir/hlsim.ko" "$kdir/hlsim_import_test.ko" \
+	 "$here/hlsim_test" "$here/hlsim_fuzz"; do
+	[ -e "$f" ] || { say "missing $f (build it first)"; exit 2; }
+done
+
+say "kernel $(uname -r)"
+dmesg -C 2>/dev/null || :
+modprobe drm || { say "modprobe drm failed"; exit 2; }
+
+load() {
+	rmmod hlsim_import_test 2>/dev/null
+	rmmod hlsim 2>/dev/null
+	insmod "$kdir/hlsim.ko" "$@" || { fail "insmod hlsim.ko $*"; return 1; }
+	insmod "$kdir/hlsim_import_test.ko" ||
+		{ fail "insmod hlsim_import_test.ko"; return 1; }
+	say "loaded hlsim $*: $(ls /dev/accel | tr '\n' ' ')"
+}
+
+unload() {
+	rmmod hlsim_import_test || fail "rmmod hlsim_import_test"
+	rmmod hlsim || fail "rmmod hlsim (still in use?)"
+	if [ -e /sys/module/hlsim ]; then
+		fail "hlsim still loaded"
+	fi
+}
+
+# run NAME CMD...: a TAP program; its last line is "N passed, N failed"
+run() {
+	local name=$1 out rc
+	shift
+	say "running $name"
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	[ $rc -eq 0 ] || fail "$name exited with $rc"
+	printf '%s\n' "$out" | tail -n 1 | grep -q '^[0-9]* passed, 0 failed$' ||
+		fail "$name did not report 0 failures"
+}
+
+check_dmesg() {
+	local bad
+	bad=$(dmesg | grep -E 'BUG|WARNING|Oops|KASAN|UBSAN|refcount_t|general protection|list_(add|del) corruption')
+	if [ -n "$bad" ]; then
+		printf '%s\n' "$bad"
+		fail "kernel log shows problems ($1)"
+	else
+		say "kernel log clean ($1)"
+	fi
+}
+
+if load num_devices=2; then
+	run hlsim_test "$here/hlsim_test"
+	run hlsim_fuzz "$here/hlsim_fuzz" -n "$fuzz_calls"
+	check_dmesg "after tests"
+	unload
+fi
+
+if load num_devices=1 hbm_mb=64 legacy=1; then
+	run "hlsim_test --legacy" "$here/hlsim_test" --legacy
+	run "hlsim_fuzz --legacy" "$here/hlsim_fuzz" -n 2000 --legacy
+	unload
+fi
+check_dmesg "after unload"
+
+if [ $failures -eq 0 ]; then
+	say "PASS"
+	exit 0
+fi
+say "FAILED: $failures problem(s)"
+exit 1
