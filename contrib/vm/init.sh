@@ -6,7 +6,8 @@
 # prepares /proc, /sys, /dev, /tmp, /run and /lib/modules/<kver> in it,
 # runs the job (argv in /job/argv) chrooted there, prints its exit status
 # after a marker and powers off.  /job/env (from run.sh) sets NONCE, KVER,
-# MODDIR (host path of the booted kernel's modules), JOBCWD, DEVROOT.
+# MODDIR (host path of the booted kernel's modules), JOBCWD, DEVROOT (the
+# dev root), TOP (the work tree).
 #
 PATH=/bin
 hostname ucx-habana-vm 2>/dev/null
@@ -57,8 +58,9 @@ mount_system() {
 	# /lib may be a symlink (merged /usr): resolve it here, not in /.
 	lib=$r/lib
 	[ -L $lib ] && lib=$r/usr/lib
-	mkdir -p "$lib/modules/$KVER" &&
-	mount --bind "/host$MODDIR" "$lib/modules/$KVER" ||
+	kmods=${lib#/newroot}/modules/$KVER
+	mkdir -p "/newroot$kmods" &&
+	mount --bind "/host$MODDIR" "/newroot$kmods" ||
 		fail "bind of $MODDIR on /lib/modules/$KVER"
 }
 
@@ -72,8 +74,21 @@ modprobe_helper() {
 		fail "modprobe helper"
 }
 
+# Prepare the dev root for contrib/vm/in-devroot.sh once, here, instead of
+# at every call: the VM's /proc, /sys, /dev, /tmp, /run, modules and the
+# work tree bound into it (the VM is disposable; the host root is not
+# written).
+bind_devroot() {
+	d=/newroot$DEVROOT
+	[ -x "$d/usr/bin/env" ] || return 0
+	for m in /proc /sys /dev /tmp /run $kmods $TOP; do
+		mkdir -p "$d$m" && mount -o rbind "/newroot$m" "$d$m" ||
+			fail "bind of $m into the dev root"
+	done
+	echo "$DEVROOT" >/newroot/run/ucx-habana-vm/devroot-bound
+}
+
 run_job() {
-	mkdir -p /newroot/run/ucx-habana-vm &&
 	cp /job/argv /newroot/run/ucx-habana-vm/argv || fail "job copy"
 	say "UCX-HABANA-VM-START-$NONCE"
 	chroot /newroot /usr/bin/env -i \
@@ -95,6 +110,8 @@ load_modules
 mount_root
 mount_system
 modprobe_helper
+mkdir -p /newroot/run/ucx-habana-vm
+bind_devroot
 run_job
 poweroff -f
 sleep 60

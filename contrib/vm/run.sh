@@ -22,7 +22,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-devroot_sh=$here/../devroot.sh
+top=$(cd "$here/../.." && pwd -P)
+devroot_sh=$top/contrib/devroot.sh
 cache=$(realpath -m "${UCX_HABANA_CACHE:-${HOME:-/root}/.cache/ucx-habana}/vm")
 host_packages=(qemu-system-x86 busybox-static kmod iproute2 util-linux)
 timeout=600
@@ -226,6 +227,7 @@ make_run_initrd() {
 		echo "MODDIR=$(q "$moddir")"
 		echo "JOBCWD=$(q "$jobcwd")"
 		echo "DEVROOT=$(q "$droot")"
+		echo "TOP=$(q "$top")"
 	} >"$j/job/env"
 	printf '%s\0' "${job[@]}" >"$j/job/argv"
 	cp "$kdir/initrd.gz" "$work/initrd"

@@ -94,7 +94,7 @@ static void test_info(int accel)
 	       st.status == HL_DEVICE_STATUS_OPERATIONAL,
 	       "DEVICE_STATUS operational");
 	tap_ok(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
-	       MAP_FAILED, "mmap of the compute node fails (errno %d)", errno);
+	       MAP_FAILED && errno == EINVAL, "mmap of the compute node -> EINVAL");
 	close(fd);
 	close(c1);
 	close(c2);
@@ -127,7 +127,7 @@ static void test_open(int accel, int accel2)
 
 static void test_alloc_map(int accel)
 {
-	uint64_t h, h2, va, va2, free_mem, ctx_mem;
+	uint64_t h, h2, va, va2, va3, free_mem, ctx_mem;
 	int fd = hlsim_open_compute(accel);
 
 	tap_ok(!hl_alloc(fd, 1 * MB, 0, 0, &h) && h, "ALLOC 1 MiB");
@@ -167,12 +167,13 @@ static void test_alloc_map(int accel)
 	       "MAP of host memory -> EOPNOTSUPP");
 	tap_ok(!hl_map(fd, h, VA_BASE + (1ULL << 40), 0, &va2) &&
 	       va2 == VA_BASE + (1ULL << 40), "MAP honours a free hint");
-	tap_ok(hl_map(fd, h, va2 + PAGE, HL_MEM_FORCE_HINT, &va) == -EINVAL,
+	tap_ok(hl_map(fd, h, va2 + PAGE, HL_MEM_FORCE_HINT, &va3) == -EINVAL,
 	       "FORCE_HINT on a used range -> EINVAL");
-	tap_ok(!hl_map(fd, h, va2 + PAGE, 0, &va) && va != va2 + PAGE,
+	tap_ok(!hl_map(fd, h, va2 + PAGE, 0, &va3) && va3 != va2 + PAGE,
 	       "used hint without FORCE_HINT picks another VA");
-	tap_ok(!hl_unmap(fd, va) && !hl_unmap(fd, va2), "UNMAP both");
-	tap_ok(hl_unmap(fd, va) == -EINVAL, "UNMAP twice -> EINVAL");
+	tap_ok(!hl_unmap(fd, va3) && !hl_unmap(fd, va2), "UNMAP both");
+	tap_ok(hl_unmap(fd, va3) == -EINVAL, "UNMAP twice -> EINVAL");
+	tap_ok(!hl_unmap(fd, va), "UNMAP the first mapping");
 	tap_ok(hl_unmap(fd, 0x7f0000000000ULL) == -EINVAL,
 	       "UNMAP of a host address -> EINVAL");
 	tap_ok(!hl_free(fd, h), "FREE after the last UNMAP");
@@ -209,8 +210,8 @@ static void test_export(int accel)
 	       "importer maps it: size %llu sg %llu dma %llu nents %u/%u",
 	       (unsigned long long)chk.size, (unsigned long long)chk.sg_len,
 	       (unsigned long long)chk.dma_len, chk.orig_nents, chk.nents);
-	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, d1, 0) == MAP_FAILED,
-	       "mmap of the dma-buf fails");
+	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, d1, 0) == MAP_FAILED &&
+	       errno == EINVAL, "mmap of the dma-buf -> EINVAL");
 
 	d2 = hl_export(fd, va, 2 * PAGE, PAGE, 0);
 	tap_ok(d2 >= 0, "EXPORT with offset");

@@ -298,8 +298,12 @@ static int mark_seen(int fd, const struct stat *st, void *arg)
 	return 0;
 }
 
-/* Release exports and contexts no descriptor of the process refers to */
-static void collect_locked(void)
+/*
+ * Release exports and contexts no descriptor of the process refers to.
+ * @keep (the context an ioctl is running on, or NULL) is never closed
+ * here, even if another thread is closing its last descriptor meanwhile.
+ */
+static void collect_locked(struct hld_ctx *keep)
 {
 	struct hld_export **link = &hld_exports;
 
@@ -319,7 +323,7 @@ static void collect_locked(void)
 	for (unsigned i = 0; i < HLD_MAX_DEVICES; i++) {
 		struct hld_ctx *ctx = hld_devs[i].ctx;
 
-		if (ctx != NULL && !ctx->closed && !ctx->seen)
+		if (ctx != NULL && ctx != keep && !ctx->closed && !ctx->seen)
 			close_context(ctx);
 	}
 }
@@ -347,7 +351,7 @@ static int open_compute_locked(unsigned dev, int flags)
 	if (hld_cfg.busy)
 		return -EBUSY;
 	if (d->ctx != NULL)
-		collect_locked();
+		collect_locked(NULL);
 	if (d->ctx != NULL)
 		return -EBUSY;	/* one compute open per device */
 	ctx = calloc(1, sizeof(*ctx));
@@ -415,11 +419,10 @@ int hld_dev_tracking(void)
 	return atomic_load(&hld_contexts) != 0;
 }
 
-void hld_dev_after_close(const struct stat *st)
+void hld_dev_after_close(void)
 {
-	(void)st;
 	pthread_mutex_lock(&hld_lock);
-	collect_locked();
+	collect_locked(NULL);
 	pthread_mutex_unlock(&hld_lock);
 }
 
@@ -629,7 +632,7 @@ static int mem_free(struct hld_ctx *ctx, uint64_t handle)
 	if (a == NULL || a->maps != 0)
 		return -EINVAL;	/* unknown, or "handle is mapped" */
 	if (a->exports != 0)
-		collect_locked();
+		collect_locked(ctx);
 	if (a->exports != 0)
 		return -EINVAL;	/* "handle is exported" */
 	*link = a->next;
@@ -699,7 +702,7 @@ static int mem_unmap(struct hld_ctx *ctx, uint64_t va)
 	if (m == NULL)
 		return -EINVAL;
 	if (m->exports != 0)
-		collect_locked();
+		collect_locked(ctx);
 	if (m->exports != 0)
 		return -EINVAL;	/* "memory is exported", as the driver */
 	*link = m->next;
@@ -941,7 +944,7 @@ HLD_API unsigned long hl_double_live_exports(void)
 	unsigned long n = 0;
 
 	pthread_mutex_lock(&hld_lock);
-	collect_locked();
+	collect_locked(NULL);
 	for (struct hld_export *e = hld_exports; e != NULL; e = e->next)
 		n++;
 	pthread_mutex_unlock(&hld_lock);

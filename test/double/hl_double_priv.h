@@ -59,7 +59,8 @@ enum hld_node {
 
 /* Device model, hl_double_dev.c; all return -1 with errno on failure */
 int hld_dev_open(enum hld_node node, unsigned dev, int flags);
-void hld_dev_after_close(const struct stat *st);
+/* A compute descriptor was closed: release what nothing refers to */
+void hld_dev_after_close(void);
 /* Nonzero while a compute context exists (close() must look at fds) */
 int hld_dev_tracking(void);
 /* 1 and *ret set when @fd is an emulated node, 0 to pass the call on */

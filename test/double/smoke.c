@@ -253,6 +253,14 @@ static void case_info(void)
 	CHECK(dram_free(c) == (256ULL << 20) - page);
 	/* the control node serves INFO only */
 	CHECK_ERR(alloc(c, page, &handle), ENOTTY);
+	if (!misc) {
+		char name[32] = "";
+		struct drm_version v = { .name = name,
+					 .name_len = sizeof(name) - 1 };
+
+		CHECK(ioctl(fd, DRM_IOCTL_VERSION, &v) == 0);
+		CHECK(strcmp(name, "habanalabs") == 0 && v.name_len == 10);
+	}
 	CHECK(close(fd) == 0);
 	CHECK(dram_free(c) == 256ULL << 20);	/* context released */
 	CHECK(close(c) == 0);
@@ -464,6 +472,7 @@ static void case_sysfs(void)
 	const char *want_numa = getenv("HL_DOUBLE_NUMA") ? getenv("HL_DOUBLE_NUMA")
 							 : "0";
 	ssize_t n;
+	FILE *f;
 	int fd;
 
 	n = readlink(sys_path(0, "/device"), buf, sizeof(buf) - 1);
@@ -480,6 +489,10 @@ static void case_sysfs(void)
 	CHECK(n > 0 && close(fd) == 0);
 	buf[n] = '\0';
 	CHECK(atoi(buf) == atoi(want_numa) && buf[n - 1] == '\n');
+	f = fopen(sys_path(0, "/device/vendor"), "re");
+	CHECK(f != NULL && fgets(buf, sizeof(buf), f) != NULL);
+	CHECK(strcmp(buf, "0x1da3\n") == 0 && fclose(f) == 0);
+	CHECK(fopen(sys_path(0, "/device/vendor"), "w") == NULL);
 	CHECK_ERR(readlink(sys_path(0, "/device/bogus"), buf, sizeof(buf)),
 		  ENOENT);
 	if (getenv("HL_DOUBLE_DEVICES") && atoi(getenv("HL_DOUBLE_DEVICES")) > 1) {

@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UCM_HABANA_MAPPING_FIND_SYM "ucm_habana_mapping_find"
 
 typedef struct ucm_habana_mapping {
@@ -27,5 +31,9 @@ typedef int (*ucm_habana_mapping_find_func_t)(const void *addr,
                                               ucm_habana_mapping_t *mapping);
 
 int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

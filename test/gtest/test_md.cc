@@ -1,0 +1,242 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * The habana memory domain through UCX's own API, against the hl_double
+ * device (or a real driver).  The runner sets HL_DOUBLE_DEVICES/ABI.
+ */
+#include "habana_fixture.h"
+
+#include <cerrno>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+static const size_t PAGE = 64 * 1024;
+
+static uct_md_mem_attr_t mem_query(uct_md_h md, const void *addr, size_t len,
+                                   ucs_status_t *status)
+{
+    uct_md_mem_attr_t attr = {};
+
+    attr.field_mask = UCT_MD_MEM_ATTR_FIELD_MEM_TYPE |
+                      UCT_MD_MEM_ATTR_FIELD_SYS_DEV |
+                      UCT_MD_MEM_ATTR_FIELD_BASE_ADDRESS |
+                      UCT_MD_MEM_ATTR_FIELD_ALLOC_LENGTH |
+                      UCT_MD_MEM_ATTR_FIELD_DMABUF_FD |
+                      UCT_MD_MEM_ATTR_FIELD_DMABUF_OFFSET;
+    *status = uct_md_mem_query(md, addr, len, &attr);
+    return attr;
+}
+
+static ino_t fd_inode(int fd)
+{
+    struct stat st;
+    return (fstat(fd, &st) == 0) ? st.st_ino : 0;
+}
+
+TEST_F(habana_md, discovery_matches_devices)
+{
+    int devices = env_int("HL_DOUBLE_DEVICES", 1);
+
+    ASSERT_NE(nullptr, m_component) << "libuct_habana was not loaded";
+    EXPECT_EQ(devices ? 1u : 0u, m_num_mds);
+    if (devices == 0) {
+        return;
+    }
+
+    open_md("try");
+    uct_md_attr_t attr;
+    ASSERT_EQ(UCS_OK, uct_md_query(m_md, &attr));
+    EXPECT_TRUE(attr.cap.detect_mem_types & UCS_BIT(UCS_MEMORY_TYPE_GAUDI));
+    EXPECT_TRUE(attr.cap.access_mem_types & UCS_BIT(UCS_MEMORY_TYPE_GAUDI));
+    EXPECT_TRUE(attr.cap.reg_mem_types & UCS_BIT(UCS_MEMORY_TYPE_HOST));
+}
+
+class habana_md_dev : public habana_md {
+protected:
+    void SetUp() override
+    {
+        habana_md::SetUp();
+        if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
+            GTEST_SKIP() << "no device in this configuration";
+        }
+        open_md("try");
+        ASSERT_TRUE(dev_buffer_alloc(0, 4 * PAGE, &m_buf)) << strerror(errno);
+    }
+
+    void TearDown() override
+    {
+        if (m_buf.va != NULL) {
+            dev_buffer_free(&m_buf);
+        }
+        habana_md::TearDown();
+    }
+
+    dev_buffer m_buf = {};
+};
+
+TEST_F(habana_md_dev, detects_device_not_host)
+{
+    ucs_memory_type_t type;
+    std::vector<char> host(PAGE);
+
+    ASSERT_EQ(UCS_OK, uct_md_detect_memory_type(m_md, m_buf.va, PAGE, &type));
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, type);
+    ASSERT_EQ(UCS_OK, uct_md_detect_memory_type(m_md, (char*)m_buf.va + 100,
+                                                10, &type));
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, type);
+    EXPECT_NE(UCS_OK, uct_md_detect_memory_type(m_md, host.data(),
+                                                host.size(), &type));
+    EXPECT_NE(UCS_OK, uct_md_detect_memory_type(m_md, &type, sizeof(type),
+                                                &type));
+}
+
+TEST_F(habana_md_dev, host_pointer_is_rejected)
+{
+    std::vector<char> host(PAGE);
+    ucs_status_t status;
+
+    mem_query(m_md, host.data(), host.size(), &status);
+    EXPECT_EQ(UCS_ERR_INVALID_ADDR, status);
+}
+
+TEST_F(habana_md_dev, tracked_export_is_cached_and_duplicated)
+{
+    ucs_status_t status;
+
+    tracker_double_enable(true);
+    tracker_double_add(m_buf);
+    unsigned long before = double_export_count();
+
+    uct_md_mem_attr_t a = mem_query(m_md, m_buf.va, m_buf.size, &status);
+    ASSERT_EQ(UCS_OK, status);
+    uct_md_mem_attr_t b = mem_query(m_md, (char*)m_buf.va + PAGE + 24, 100,
+                                    &status);
+    ASSERT_EQ(UCS_OK, status);
+
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(m_buf.va, a.base_address);
+    EXPECT_EQ(m_buf.size, a.alloc_length);
+    EXPECT_EQ(m_buf.va, b.base_address);
+    EXPECT_EQ(0u, a.dmabuf_offset);
+    EXPECT_EQ(PAGE + 24, b.dmabuf_offset);
+
+    /* each caller gets its own descriptor of one dma-buf */
+    ASSERT_GE(a.dmabuf_fd, 0);
+    ASSERT_GE(b.dmabuf_fd, 0);
+    EXPECT_NE(a.dmabuf_fd, b.dmabuf_fd);
+    EXPECT_EQ(fd_inode(a.dmabuf_fd), fd_inode(b.dmabuf_fd));
+    EXPECT_EQ(before + 1, double_export_count());
+    close(a.dmabuf_fd);
+    close(b.dmabuf_fd);
+
+    /* the cache keeps the export alive until the mapping goes away */
+    EXPECT_GE(double_live_exports(), 1u);
+    ASSERT_EQ(0, dev_buffer_free(&m_buf)) << strerror(errno);
+    m_buf.va = NULL;
+}
+
+TEST_F(habana_md_dev, untracked_base_pointer_exports_once_per_query)
+{
+    ucs_status_t status;
+    unsigned long before = double_export_count();
+
+    uct_md_mem_attr_t a = mem_query(m_md, m_buf.va, m_buf.size, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    if (env_str("HL_DOUBLE_ABI", "accel") == "misc") {
+        /* the old uapi exports by handle, which only the tracker knows */
+        EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+        return;
+    }
+
+    ASSERT_GE(a.dmabuf_fd, 0);
+    EXPECT_EQ(before + 1, double_export_count());
+    close(a.dmabuf_fd);
+    /* not cached: nothing would tell us when the memory is freed */
+    EXPECT_EQ(0, dev_buffer_free(&m_buf)) << strerror(errno);
+    m_buf.va = NULL;
+}
+
+TEST_F(habana_md_dev, untracked_interior_pointer_gets_no_dmabuf)
+{
+    ucs_status_t status;
+
+    uct_md_mem_attr_t a = mem_query(m_md, (char*)m_buf.va + PAGE, PAGE,
+                                    &status);
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+}
+
+TEST_F(habana_md_dev, freed_memory_is_forgotten)
+{
+    ucs_status_t status;
+
+    tracker_double_enable(true);
+    tracker_double_add(m_buf);
+    uct_md_mem_attr_t a = mem_query(m_md, m_buf.va, m_buf.size, &status);
+    ASSERT_EQ(UCS_OK, status);
+    ASSERT_GE(a.dmabuf_fd, 0);
+    close(a.dmabuf_fd);
+
+    /* the free event drops the cached export, so the unmap succeeds */
+    void *va = m_buf.va;
+    ASSERT_EQ(0, dev_buffer_free(&m_buf)) << strerror(errno);
+    m_buf.va = NULL;
+
+    a = mem_query(m_md, va, PAGE, &status);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+}
+
+class habana_md_errors : public habana_md_dev {
+protected:
+    void expect_no_dmabuf(const char *knob, long value)
+    {
+        ucs_status_t status;
+
+        tracker_double_enable(true);
+        tracker_double_add(m_buf);
+        ASSERT_EQ(0, double_set(knob, value));
+
+        /* try: the query succeeds, without a dma-buf */
+        uct_md_mem_attr_t a = mem_query(m_md, m_buf.va, m_buf.size, &status);
+        EXPECT_EQ(UCS_OK, status);
+        EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+
+        /* yes: the failure is an error */
+        close_md();
+        open_md("yes");
+        mem_query(m_md, m_buf.va, m_buf.size, &status);
+        EXPECT_NE(UCS_OK, status);
+        double_set(knob, 0);
+    }
+};
+
+TEST_F(habana_md_errors, driver_without_export)
+{
+    expect_no_dmabuf("HL_DOUBLE_NO_EXPORT", 1);
+}
+
+TEST_F(habana_md_errors, export_refused_p2p)
+{
+    expect_no_dmabuf("HL_DOUBLE_EXPORT_ERRNO", EOPNOTSUPP);
+}
+
+TEST_F(habana_md_errors, dmabuf_disabled_by_config)
+{
+    ucs_status_t status;
+    uct_md_attr_t attr;
+
+    close_md();
+    open_md("no");
+    ASSERT_EQ(UCS_OK, uct_md_query(m_md, &attr));
+    tracker_double_enable(true);
+    tracker_double_add(m_buf);
+    unsigned long before = double_export_count();
+    uct_md_mem_attr_t a = mem_query(m_md, m_buf.va, m_buf.size, &status);
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+    EXPECT_EQ(before, double_export_count());
+}

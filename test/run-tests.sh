@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+#
+# The test suite `make check` runs: the gtest suite against the hl_double
+# device in every configuration (uapi generation x number of devices),
+# then UCX's own tools with the plugin.  Ends with "N passed, N failed".
+#
+set -u
+
+builddir=${top_builddir:-$(pwd)}
+plugin_dir=$builddir/.libs
+double=$builddir/test/double/.libs/libhl_double.so
+fake_version=$builddir/test/double/.libs/libfake_ucx_version.so
+gtest=$builddir/test/gtest/gtest_habana
+passed=0
+failed=0
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "PASS: $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $name"
+		failed=$((failed + 1))
+	fi
+}
+
+with_double() {
+	env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$plugin_dir" "$@"
+}
+
+gtest_config() {
+	local abi=$1 devices=$2
+	with_double HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
+		"$gtest" --gtest_brief=1
+}
+
+ucx_info_lists_md() {
+	with_double ucx_info -d | grep -q "Memory domain: habana" &&
+	with_double ucx_info -d | grep -q "Device: habana0"
+}
+
+ucx_info_no_device_is_silent() {
+	local out
+	out=$(with_double HL_DOUBLE_DEVICES=0 ucx_info -d 2>&1)
+	! grep -q "Memory domain: habana" <<<"$out" &&
+	! grep -qi "habana.*\(error\|warn\)" <<<"$out"
+}
+
+ucx_info_prints_config() {
+	with_double ucx_info -c | grep -q "^UCX_HABANA_DMABUF=try" &&
+	with_double ucx_info -c | grep -q "^UCX_HABANA_COPY_BW="
+}
+
+version_mismatch_refused() {
+	local out
+	out=$(env LD_PRELOAD="$double:$fake_version" \
+		UCX_PLUGIN_PATH="$plugin_dir" ucx_info -d 2>&1)
+	grep -q "built for UCX 1.23 but runs with UCX 1.99" <<<"$out" &&
+	! grep -q "Memory domain: habana" <<<"$out"
+}
+
+for abi in accel misc; do
+	for devices in 0 1 2; do
+		check "gtest abi=$abi devices=$devices" gtest_config "$abi" "$devices"
+	done
+done
+check "ucx_info -d lists the habana MD and device" ucx_info_lists_md
+check "no device: no habana MD, no error" ucx_info_no_device_is_silent
+check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
+check "other UCX version: plugin refuses to register" version_mismatch_refused
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
