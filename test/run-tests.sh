@@ -61,6 +61,10 @@ version_mismatch_refused() {
 	! grep -q "Memory domain: habana" <<<"$out"
 }
 
+demo_moves_and_exports() {
+	with_double "$builddir/test/apps/habana_demo" | grep -q "habana_demo: OK"
+}
+
 for abi in accel misc; do
 	for devices in 0 1 2; do
 		check "gtest abi=$abi devices=$devices" gtest_config "$abi" "$devices"
@@ -69,6 +73,7 @@ done
 check "ucx_info -d lists the habana MD and device" ucx_info_lists_md
 check "no device: no habana MD, no error" ucx_info_no_device_is_silent
 check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
+check "habana_demo: dma-buf export and verified transfers" demo_moves_and_exports
 check "other UCX version: plugin refuses to register" version_mismatch_refused
 
 echo "$passed passed, $failed failed"

@@ -81,6 +81,8 @@ modprobe_helper() {
 bind_devroot() {
 	d=/newroot$DEVROOT
 	[ -x "$d/usr/bin/env" ] || return 0
+	# Shared: later mounts (e.g. /run/netns/*) show in both views.
+	mount --make-rshared /newroot || fail "make-rshared"
 	for m in /proc /sys /dev /tmp /run $kmods $TOP; do
 		mkdir -p "$d$m" && mount -o rbind "/newroot$m" "$d$m" ||
 			fail "bind of $m into the dev root"
