@@ -75,7 +75,7 @@ command -v perl >/dev/null || die "perl is needed"
 
 cd "$top"
 if [ $# -eq 0 ]; then
-	set -- kernel/*.c kernel/*.h kernel/tests/*.c kernel/tests/*.h
+	set -- $(ls kernel/*.[ch] kernel/tests/*.[ch] | grep -v '\.mod\.c$')
 fi
 
 # --no-tree: no kernel tree here; --strict: also report CHECKs.  Out of

@@ -102,7 +102,7 @@ static struct hlsim_alloc *hlsim_alloc_create(struct hlsim_device *hdev,
 	if (!hlsim_dram_charge(hdev, size))
 		return ERR_PTR(-ENOMEM);
 
-	alloc = kzalloc(sizeof(*alloc), GFP_KERNEL);
+	alloc = kzalloc_obj(*alloc, GFP_KERNEL);
 	if (!alloc)
 		goto err_uncharge;
 
@@ -190,7 +190,7 @@ struct hlsim_ctx *hlsim_ctx_create(struct hlsim_device *hdev)
 {
 	struct hlsim_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
 		return NULL;
 	ctx->hdev = hdev;
@@ -254,7 +254,7 @@ static int hlsim_info_hw_ip(struct hlsim_device *hdev,
 	int ret;
 
 	/* too large for the stack */
-	hw_ip = kzalloc(sizeof(*hw_ip), GFP_KERNEL);
+	hw_ip = kzalloc_obj(*hw_ip, GFP_KERNEL);
 	if (!hw_ip)
 		return -ENOMEM;
 
@@ -342,7 +342,7 @@ static struct sg_table *hlsim_dmabuf_map(struct dma_buf_attachment *attach,
 	struct sg_table *sgt;
 	int ret;
 
-	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	sgt = kzalloc_obj(*sgt, GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
 
@@ -424,7 +424,7 @@ static int hlsim_export(struct hlsim_alloc *alloc, struct hlsim_map *map,
 	if (flags & ~(O_CLOEXEC | O_ACCMODE))
 		return -EINVAL;
 
-	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	exp = kzalloc_obj(*exp, GFP_KERNEL);
 	if (!exp)
 		return -ENOMEM;
 	exp->alloc = alloc;
@@ -561,7 +561,7 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	if (!alloc)
 		return -EINVAL;
 
-	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	map = kzalloc_obj(*map, GFP_KERNEL);
 	if (!map)
 		return -ENOMEM;
 

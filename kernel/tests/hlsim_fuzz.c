@@ -29,8 +29,8 @@
 #define LEGACY_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
 
 struct slot_map {
-	uint64_t va;
-	uint64_t size;
+	u64 va;
+	u64 size;
 };
 
 static struct {
@@ -40,9 +40,9 @@ static struct {
 	int ctl;		/* control */
 	int imp;		/* test importer, or -1 */
 	int held;		/* importer holds a mapping */
-	uint64_t dram_size;
-	uint64_t handles[SLOTS];
-	uint64_t hsize[SLOTS];
+	u64 dram_size;
+	u64 handles[SLOTS];
+	u64 hsize[SLOTS];
 	struct slot_map maps[SLOTS];
 	int dmabufs[SLOTS];
 	unsigned char *host;	/* HOST_BUF bytes, then a guard */
@@ -50,11 +50,11 @@ static struct {
 } st;
 
 static unsigned long long calls, ok_calls, unexpected, mmap_ok, second_open;
-static uint64_t rng_state;
+static u64 rng_state;
 
-static uint64_t rnd(void)
+static u64 rnd(void)
 {
-	uint64_t x = rng_state;
+	u64 x = rng_state;
 
 	x ^= x << 13;
 	x ^= x >> 7;
@@ -63,7 +63,7 @@ static uint64_t rnd(void)
 	return x;
 }
 
-static uint64_t below(uint64_t n)
+static u64 below(u64 n)
 {
 	return n ? rnd() % n : 0;
 }
@@ -73,9 +73,9 @@ static int chance(unsigned int percent)
 	return below(100) < percent;
 }
 
-static uint64_t boundary(void)
+static u64 boundary(void)
 {
-	const uint64_t v[] = {
+	const u64 v[] = {
 		0, 1, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE, 3 * PAGE, MB - 1, MB,
 		2 * MB, 4 * MB, st.dram_size - PAGE, st.dram_size,
 		st.dram_size + PAGE, 1ULL << 31, 1ULL << 32, (1ULL << 32) - 1,
@@ -83,10 +83,10 @@ static uint64_t boundary(void)
 		VA_BASE, VA_BASE + PAGE, VA_LAST, VA_LAST + 1, VA_LAST - PAGE + 1,
 	};
 
-	return v[below(sizeof(v) / sizeof(v[0]))];
+	return v[below(ARRAY_SIZE(v))];
 }
 
-static uint64_t any_u64(void)
+static u64 any_u64(void)
 {
 	switch (below(4)) {
 	case 0:
@@ -101,16 +101,16 @@ static uint64_t any_u64(void)
 }
 
 /* a size that is usually a sensible allocation size */
-static uint64_t alloc_size(void)
+static u64 alloc_size(void)
 {
 	if (chance(20))
 		return any_u64();
 	return (below(256) + 1) * PAGE - (chance(20) ? below(PAGE) : 0);
 }
 
-static uint64_t pick_handle(void)
+static u64 pick_handle(void)
 {
-	uint64_t h;
+	u64 h;
 
 	if (chance(80)) {
 		h = st.handles[below(SLOTS)];
@@ -133,7 +133,7 @@ static struct slot_map *pick_map(void)
 	return NULL;
 }
 
-static uint64_t pick_dev_addr(void)
+static u64 pick_dev_addr(void)
 {
 	struct slot_map *m = chance(85) ? pick_map() : NULL;
 
@@ -152,7 +152,7 @@ static uint64_t pick_dev_addr(void)
 }
 
 /* host pointers never reach memory the fuzzer depends on */
-static uint64_t pick_host(void)
+static u64 pick_host(void)
 {
 	switch (below(10)) {
 	case 0:
@@ -170,7 +170,7 @@ static uint64_t pick_host(void)
 	}
 }
 
-static uint64_t copy_size(void)
+static u64 copy_size(void)
 {
 	if (chance(15))
 		return any_u64();
@@ -218,7 +218,7 @@ static void op_info(void)
 	int fd = chance(50) ? st.ctl : st.fd;
 
 	a.op = chance(70) ? below(8) : (chance(50) ? below(48) : rnd());
-	a.return_size = chance(60) ? 64 * 1024 : (uint32_t)any_u64();
+	a.return_size = chance(60) ? 64 * 1024 : (u32)any_u64();
 	if (a.return_size > 64 * 1024 && chance(90))
 		a.return_size = below(64 * 1024);
 	a.return_pointer = chance(85) ? (uintptr_t)st.scratch : pick_host();
@@ -235,7 +235,7 @@ static void op_info(void)
 static void op_alloc(void)
 {
 	union hl_mem_args a = {};
-	uint64_t size = alloc_size();
+	u64 size = alloc_size();
 	unsigned int i;
 
 	a.in.op = HL_MEM_OP_ALLOC;
@@ -253,7 +253,7 @@ static void op_alloc(void)
 	}
 }
 
-static void forget_handle(uint64_t h)
+static void forget_handle(u64 h)
 {
 	unsigned int i;
 
@@ -265,7 +265,7 @@ static void forget_handle(uint64_t h)
 static void op_free(void)
 {
 	union hl_mem_args a = {};
-	uint64_t h = pick_handle();
+	u64 h = pick_handle();
 
 	a.in.op = HL_MEM_OP_FREE;
 	a.in.free.handle = h;
@@ -278,7 +278,7 @@ static void op_free(void)
 static void op_map(void)
 {
 	union hl_mem_args a = {};
-	uint64_t h = pick_handle(), size = 0;
+	u64 h = pick_handle(), size = 0;
 	unsigned int i;
 
 	for (i = 0; i < SLOTS; i++)
@@ -305,7 +305,7 @@ static void op_map(void)
 static void op_unmap(void)
 {
 	union hl_mem_args a = {};
-	uint64_t va = pick_dev_addr();
+	u64 va = pick_dev_addr();
 	unsigned int i;
 
 	a.in.op = HL_MEM_OP_UNMAP;
@@ -345,8 +345,8 @@ static void op_export(void)
 		a.in.export_dmabuf_fd.addr = chance(80) && m ? m->va :
 					     pick_dev_addr();
 		if (m && chance(70)) {
-			uint64_t pages = m->size / PAGE;
-			uint64_t off = below(pages);
+			u64 pages = m->size / PAGE;
+			u64 off = below(pages);
 
 			a.in.export_dmabuf_fd.offset = off * PAGE;
 			a.in.export_dmabuf_fd.mem_size =
@@ -459,7 +459,7 @@ static void op_raw(void)
 		cmd = _IOC(dir, 'd', nr, size);
 	/* never hand out usable host pointers: fill with tagged garbage */
 	for (i = 0; i < 320; i += 8) {
-		uint64_t v = chance(50) ? boundary() : rnd() | (1ULL << 63);
+		u64 v = chance(50) ? boundary() : rnd() | (1ULL << 63);
 
 		memcpy(st.scratch + i, &v, 8);
 	}
@@ -551,7 +551,7 @@ int main(int argc, char **argv)
 {
 	unsigned long long target = 10000, seed = 0;
 	char path[64];
-	uint64_t free_mem = 0;
+	u64 free_mem = 0;
 	unsigned int i;
 
 	for (i = 1; i < (unsigned int)argc; i++) {

@@ -108,7 +108,7 @@ static int hit_open(struct inode *inode, struct file *filp)
 {
 	struct hit_file *hf;
 
-	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
+	hf = kzalloc_obj(*hf, GFP_KERNEL);
 	if (!hf)
 		return -ENOMEM;
 	mutex_init(&hf->lock);

@@ -22,6 +22,11 @@
 #include "../include/uapi/hlsim.h"
 #include "hlsim_import_test.h"
 
+typedef __u64 u64;
+typedef __u32 u32;
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 static int tap_n, tap_pass, tap_fail;
 
 static inline int tap_ok(int cond, const char *fmt, ...)
@@ -105,7 +110,7 @@ static inline int hlsim_open_control(int accel)
 	return open(path, O_RDWR | O_CLOEXEC);
 }
 
-static inline int hl_info(int fd, uint32_t op, void *buf, uint32_t size)
+static inline int hl_info(int fd, u32 op, void *buf, u32 size)
 {
 	struct hl_info_args a = {
 		.return_pointer = (uintptr_t)buf,
@@ -116,7 +121,7 @@ static inline int hl_info(int fd, uint32_t op, void *buf, uint32_t size)
 	return xioctl(fd, DRM_IOCTL_HL_INFO, &a);
 }
 
-static inline int hl_dram_usage(int fd, uint64_t *free_mem, uint64_t *ctx_mem)
+static inline int hl_dram_usage(int fd, u64 *free_mem, u64 *ctx_mem)
 {
 	struct hl_info_dram_usage u = {};
 	int ret = hl_info(fd, HL_INFO_DRAM_USAGE, &u, sizeof(u));
@@ -128,8 +133,8 @@ static inline int hl_dram_usage(int fd, uint64_t *free_mem, uint64_t *ctx_mem)
 	return ret;
 }
 
-static inline int hl_alloc(int fd, uint64_t size, uint64_t page_size,
-			   uint32_t flags, uint64_t *handle)
+static inline int hl_alloc(int fd, u64 size, u64 page_size,
+			   u32 flags, u64 *handle)
 {
 	union hl_mem_args a = {};
 	int ret;
@@ -144,7 +149,7 @@ static inline int hl_alloc(int fd, uint64_t size, uint64_t page_size,
 	return ret;
 }
 
-static inline int hl_free(int fd, uint64_t handle)
+static inline int hl_free(int fd, u64 handle)
 {
 	union hl_mem_args a = {};
 
@@ -153,8 +158,8 @@ static inline int hl_free(int fd, uint64_t handle)
 	return xioctl(fd, DRM_IOCTL_HL_MEMORY, &a);
 }
 
-static inline int hl_map(int fd, uint64_t handle, uint64_t hint,
-			 uint32_t flags, uint64_t *va)
+static inline int hl_map(int fd, u64 handle, u64 hint,
+			 u32 flags, u64 *va)
 {
 	union hl_mem_args a = {};
 	int ret;
@@ -169,7 +174,7 @@ static inline int hl_map(int fd, uint64_t handle, uint64_t hint,
 	return ret;
 }
 
-static inline int hl_unmap(int fd, uint64_t va)
+static inline int hl_unmap(int fd, u64 va)
 {
 	union hl_mem_args a = {};
 
@@ -179,8 +184,8 @@ static inline int hl_unmap(int fd, uint64_t va)
 }
 
 /* Returns the dma-buf fd or -errno */
-static inline int hl_export(int fd, uint64_t addr, uint64_t size,
-			    uint64_t offset, uint32_t flags)
+static inline int hl_export(int fd, u64 addr, u64 size,
+			    u64 offset, u32 flags)
 {
 	union hl_mem_args a = {};
 	int ret;
@@ -194,8 +199,8 @@ static inline int hl_export(int fd, uint64_t addr, uint64_t size,
 	return ret ? ret : a.out.fd;
 }
 
-static inline int hl_copy(int fd, uint64_t dst, uint64_t src, uint64_t size,
-			  uint32_t dir)
+static inline int hl_copy(int fd, u64 dst, u64 src, u64 size,
+			  u32 dir)
 {
 	struct hlsim_dma_copy c = {
 		.dst = dst, .src = src, .size = size, .dir = dir,

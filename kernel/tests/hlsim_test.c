@@ -20,10 +20,10 @@
 #define LEGACY_INFO	_IOWR('H', 0x01, struct hl_info_args)
 #define LEGACY_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
 
-static uint64_t dram_size;
+static u64 dram_size;
 static int imp = -1;
 
-static uint64_t read_param(const char *name)
+static u64 read_param(const char *name)
 {
 	char path[128];
 	unsigned long long v = 0;
@@ -127,7 +127,7 @@ static void test_open(int accel, int accel2)
 
 static void test_alloc_map(int accel)
 {
-	uint64_t h, h2, va, va2, va3, free_mem, ctx_mem;
+	u64 h, h2, va, va2, va3, free_mem, ctx_mem;
 	int fd = hlsim_open_compute(accel);
 
 	tap_ok(!hl_alloc(fd, 1 * MB, 0, 0, &h) && h, "ALLOC 1 MiB");
@@ -193,7 +193,7 @@ static void test_alloc_map(int accel)
 static void test_export(int accel)
 {
 	struct hlsim_import_check chk;
-	uint64_t h, h2, va, va2, big = 4 * MB;
+	u64 h, h2, va, va2, big = 4 * MB;
 	int fd = hlsim_open_compute(accel);
 	int d1, d2, ret;
 
@@ -264,7 +264,7 @@ static void test_export(int accel)
 static void test_export_outlives_fd(int accel)
 {
 	struct hlsim_import_check chk;
-	uint64_t h, va, free_mem;
+	u64 h, va, free_mem;
 	int fd, ctl, d, d2, fd2, ret;
 
 	ctl = hlsim_open_control(accel);
@@ -313,7 +313,7 @@ static void test_copy(int accel)
 {
 	size_t n = 3 * MB;
 	unsigned char *src = malloc(n), *dst = malloc(n);
-	uint64_t h, h2, va, va2;
+	u64 h, h2, va, va2;
 	int fd = hlsim_open_compute(accel);
 
 	hl_alloc(fd, 4 * MB, 0, 0, &h);
@@ -413,7 +413,7 @@ static void test_legacy(void)
 	struct hl_info_args ia = {};
 	union hl_mem_args a = {};
 	int fd, fd2, c, d, ret;
-	uint64_t h, va;
+	u64 h, va;
 	unsigned char buf[64], back[64];
 
 	fd = open("/dev/hl0", O_RDWR);

@@ -7,7 +7,8 @@
  */
 #include <stdlib.h>
 
-void ucp_get_version(unsigned *major, unsigned *minor, unsigned *release)
+__attribute__((visibility("default"))) void
+ucp_get_version(unsigned *major, unsigned *minor, unsigned *release)
 {
     const char *minor_env = getenv("FAKE_UCX_MINOR");
 
