@@ -106,19 +106,20 @@ static unsigned long uct_habana_abi_memory_cmd(const uct_habana_abi_t *abi,
 }
 
 static ucs_status_t uct_habana_abi_export_error(const uct_habana_abi_t *abi,
-                                                uint64_t va, int err)
+                                                uint64_t va, int err,
+                                                ucs_log_level_t level)
 {
     switch (err) {
     case ENOTTY:
     case ENOSYS:
-        ucs_error("habana: the driver has no dma-buf export "
+        ucs_log(level, "habana: the driver has no dma-buf export "
                   "(HL_MEM_OP_EXPORT_DMABUF_FD needs Linux >= 5.16 or the "
                   "habanalabs out-of-tree driver)");
         return UCS_ERR_UNSUPPORTED;
     case EOPNOTSUPP:
     case EPERM:
     case EREMOTEIO:
-        ucs_error("habana: the driver refused to export 0x%" PRIx64 " as "
+        ucs_log(level, "habana: the driver refused to export 0x%" PRIx64 " as "
                   "dma-buf (%s): PCIe peer-to-peer is not available; check "
                   "ACS/IOMMU settings (e.g. iommu=pt) and that the NIC and "
                   "the device share a PCIe switch", va, strerror(err));
@@ -126,7 +127,7 @@ static ucs_status_t uct_habana_abi_export_error(const uct_habana_abi_t *abi,
     case EINVAL:
     case EFAULT:
     case ENOENT:
-        ucs_error("habana: HL_MEM_OP_EXPORT_DMABUF_FD (%s uapi) rejected "
+        ucs_log(level, "habana: HL_MEM_OP_EXPORT_DMABUF_FD (%s uapi) rejected "
                   "0x%" PRIx64 ": %s (not a live device mapping, or the "
                   "driver has no dma-buf export)", abi->name, va,
                   strerror(err));
@@ -136,11 +137,11 @@ static ucs_status_t uct_habana_abi_export_error(const uct_habana_abi_t *abi,
     case ENOMEM:
     case EMFILE:
     case ENFILE:
-        ucs_error("habana: dma-buf export of 0x%" PRIx64 " failed: %s", va,
+        ucs_log(level, "habana: dma-buf export of 0x%" PRIx64 " failed: %s", va,
                   strerror(err));
         return UCS_ERR_NO_MEMORY;
     default:
-        ucs_error("habana: dma-buf export of 0x%" PRIx64 " failed: %s", va,
+        ucs_log(level, "habana: dma-buf export of 0x%" PRIx64 " failed: %s", va,
                   strerror(err));
         return UCS_ERR_IO_ERROR;
     }
@@ -150,7 +151,7 @@ ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
                                    int legacy_numbers,
                                    const uct_habana_mapping_t *mapping,
                                    size_t offset, size_t length,
-                                   int *dmabuf_fd_p)
+                                   ucs_log_level_t level, int *dmabuf_fd_p)
 {
     union hl_mem_args args;
 
@@ -159,7 +160,7 @@ ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
     args.in.flags = O_RDWR | O_CLOEXEC;
     if (abi->export_by_handle) {
         if (mapping->handle == UCT_HABANA_HANDLE_UNKNOWN) {
-            ucs_error("habana: cannot export 0x%" PRIx64 " with the %s uapi: "
+            ucs_log(level, "habana: cannot export 0x%" PRIx64 " with the %s uapi: "
                       "its allocation handle is unknown (allocated before "
                       "libucm_habana was loaded?)", mapping->va, abi->name);
             return UCS_ERR_UNSUPPORTED;
@@ -177,7 +178,7 @@ ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
 
     if (uct_habana_abi_ioctl(fd, uct_habana_abi_memory_cmd(abi, legacy_numbers),
                              &args) < 0) {
-        return uct_habana_abi_export_error(abi, mapping->va, errno);
+        return uct_habana_abi_export_error(abi, mapping->va, errno, level);
     }
 
     *dmabuf_fd_p = args.out.fd;

@@ -11,6 +11,7 @@
 #ifndef UCT_HABANA_ABI_H_
 #define UCT_HABANA_ABI_H_
 
+#include <ucs/config/types.h>
 #include <ucs/type/status.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,7 +64,7 @@ ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
                                    int legacy_numbers,
                                    const uct_habana_mapping_t *mapping,
                                    size_t offset, size_t length,
-                                   int *dmabuf_fd_p);
+                                   ucs_log_level_t level, int *dmabuf_fd_p);
 
 ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
                                  int legacy_numbers, void *dst,

@@ -218,7 +218,9 @@ static ucs_status_t uct_habana_mem_add_export(dev_t rdev,
 }
 
 static ucs_status_t uct_habana_mem_do_export(const uct_habana_mem_info_t *info,
-                                             size_t length, int *dmabuf_fd_p)
+                                             size_t length,
+                                             ucs_log_level_t level,
+                                             int *dmabuf_fd_p)
 {
     uct_habana_dev_t *dev = info->dev;
     ucs_status_t status;
@@ -230,7 +232,8 @@ static ucs_status_t uct_habana_mem_do_export(const uct_habana_mem_info_t *info,
     }
 
     status = uct_habana_abi_export(dev->abi, fd, dev->legacy_numbers,
-                                   &info->mapping, 0, length, dmabuf_fd_p);
+                                   &info->mapping, 0, length, level,
+                                   dmabuf_fd_p);
     if (status == UCS_OK) {
         ++uct_habana_mem.export_count;
     }
@@ -247,7 +250,7 @@ static size_t uct_habana_mem_page_align(const uct_habana_dev_t *dev,
 }
 
 ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
-                                   int *dmabuf_fd_p)
+                                   ucs_log_level_t level, int *dmabuf_fd_p)
 {
     uct_habana_export_t *exp;
     ucs_status_t status;
@@ -259,13 +262,14 @@ ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
          * which the driver accepts only if addr starts a mapping. */
         return uct_habana_mem_do_export(
                 info, uct_habana_mem_page_align(info->dev, info->mapping.size),
-                dmabuf_fd_p);
+                level, dmabuf_fd_p);
     }
 
     pthread_mutex_lock(&uct_habana_mem.lock);
     exp = uct_habana_mem_find_export(info->dev->rdev, info->mapping.va);
     if (exp == NULL) {
-        status = uct_habana_mem_do_export(info, info->mapping.size, &fd);
+        status = uct_habana_mem_do_export(info, info->mapping.size, level,
+                                          &fd);
         if (status != UCS_OK) {
             goto out;
         }

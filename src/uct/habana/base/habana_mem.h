@@ -25,8 +25,9 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
                                     const void *addr, size_t length,
                                     uct_habana_mem_info_t *info);
 
+/* Failures are logged at @level */
 ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
-                                   int *dmabuf_fd_p);
+                                   ucs_log_level_t level, int *dmabuf_fd_p);
 
 void uct_habana_mem_forget(const void *addr, size_t length);
 

@@ -60,28 +60,18 @@ uct_habana_md_detect_memory_type(uct_md_h tl_md, const void *addr,
     return UCS_OK;
 }
 
-/* Zero copy is an optimisation: when it cannot be had, say so once */
-static ucs_status_t uct_habana_md_export_failed(uct_habana_md_t *md,
-                                                const void *addr,
-                                                ucs_status_t status)
+/* Zero copy is an optimisation: with "try", its absence is reported once
+ * (the first failure at WARN, later ones at DEBUG) */
+static int uct_habana_md_fallback_reported = 0;
+
+static ucs_log_level_t uct_habana_md_export_log_level(uct_habana_md_t *md)
 {
-    static int reported = 0;
-
     if (md->dmabuf == UCS_YES) {
-        ucs_error("habana: no dma-buf for %p (%s) and UCX_HABANA_DMABUF=yes",
-                  addr, ucs_status_string(status));
-        return status;
+        return UCS_LOG_LEVEL_ERROR;
     }
 
-    if (!reported) {
-        reported = 1;
-        ucs_warn("habana: zero-copy of device memory is unavailable (%s); "
-                 "device buffers will be staged through host memory "
-                 "(UCX_HABANA_DMABUF=no silences this)",
-                 ucs_status_string(status));
-    }
-
-    return UCS_OK;
+    return uct_habana_md_fallback_reported ? UCS_LOG_LEVEL_DEBUG :
+                                             UCS_LOG_LEVEL_WARN;
 }
 
 static ucs_status_t uct_habana_md_query_dmabuf(uct_habana_md_t *md,
@@ -96,10 +86,23 @@ static ucs_status_t uct_habana_md_query_dmabuf(uct_habana_md_t *md,
         return UCS_OK;
     }
 
-    status = uct_habana_mem_export(info, &attr->dmabuf_fd);
-    if (status != UCS_OK) {
-        attr->dmabuf_fd = UCT_DMABUF_FD_INVALID;
-        return uct_habana_md_export_failed(md, addr, status);
+    status = uct_habana_mem_export(info, uct_habana_md_export_log_level(md),
+                                   &attr->dmabuf_fd);
+    if (status == UCS_OK) {
+        return UCS_OK;
+    }
+
+    attr->dmabuf_fd = UCT_DMABUF_FD_INVALID;
+    if (md->dmabuf == UCS_YES) {
+        return status;
+    }
+
+    if (!uct_habana_md_fallback_reported) {
+        uct_habana_md_fallback_reported = 1;
+        ucs_warn("habana: no zero copy for device memory at %p; device "
+                 "buffers will be staged through host memory (further "
+                 "failures are logged at debug level; UCX_HABANA_DMABUF=no "
+                 "skips the export)", addr);
     }
 
     return UCS_OK;
