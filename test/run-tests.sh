@@ -7,6 +7,7 @@
 set -u
 
 builddir=${top_builddir:-$(pwd)}
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 plugin_dir=$builddir/.libs
 double=$builddir/test/double/.libs/libhl_double.so
 fake_version=$builddir/test/double/.libs/libfake_ucx_version.so
@@ -65,6 +66,12 @@ demo_moves_and_exports() {
 	with_double "$builddir/test/apps/habana_demo" | grep -q "habana_demo: OK"
 }
 
+double_smoke() {
+	"$srcdir/test/double/run-smoke.sh" "$builddir/double-smoke" >"$builddir/double-smoke.log" 2>&1 ||
+		{ cat "$builddir/double-smoke.log"; return 1; }
+}
+
+check "hl_double behaves like the driver (smoke, both uapis)" double_smoke
 for abi in accel misc; do
 	for devices in 0 1 2; do
 		check "gtest abi=$abi devices=$devices" gtest_config "$abi" "$devices"
