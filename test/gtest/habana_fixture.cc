@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <mutex>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -31,14 +32,21 @@ static std::string compute_path(int dev)
            std::to_string(dev);
 }
 
+static int compute_fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+/* The application's compute descriptor of @dev, opened on first use */
 static int compute_fd(int dev)
 {
-    static int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    struct stat st;
 
-    if (fds[dev] < 0) {
-        fds[dev] = open(compute_path(dev).c_str(), O_RDWR | O_CLOEXEC);
+    if ((compute_fds[dev] >= 0) && (fstat(compute_fds[dev], &st) != 0)) {
+        compute_fds[dev] = -1; /* a test closed it */
     }
-    return fds[dev];
+    if (compute_fds[dev] < 0) {
+        compute_fds[dev] = open(compute_path(dev).c_str(),
+                                O_RDWR | O_CLOEXEC);
+    }
+    return compute_fds[dev];
 }
 
 static int mem_ioctl(int fd, union hl_mem_args *args)

@@ -240,3 +240,59 @@ TEST_F(habana_md_errors, dmabuf_disabled_by_config)
     EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
     EXPECT_EQ(before, double_export_count());
 }
+
+TEST_F(habana_md_errors, busy_device_is_an_error_not_a_crash)
+{
+    ucs_status_t status;
+
+    /* nobody in this process holds the compute node, and another process
+     * does: the MD cannot open it to export */
+    close(m_buf.fd);
+    m_buf.fd = -1;
+    ASSERT_EQ(0, double_set("HL_DOUBLE_BUSY", 1));
+    close_md();
+    open_md("yes");
+    mem_query(m_md, (void*)0x1001000000000000ull, PAGE, &status);
+    EXPECT_EQ(UCS_ERR_BUSY, status);
+    double_set("HL_DOUBLE_BUSY", 0);
+    m_buf.va = NULL; /* its context went away with the fd */
+}
+
+TEST_F(habana_md_dev, reuses_the_application_compute_fd)
+{
+    ucs_status_t status;
+
+    /* the device allows one compute open: an export through a second open
+     * would fail with EBUSY, so success means the MD reused our fd */
+    tracker_double_enable(true);
+    tracker_double_add(m_buf);
+    uct_md_mem_attr_t a = mem_query(m_md, m_buf.va, m_buf.size, &status);
+    ASSERT_EQ(UCS_OK, status);
+    ASSERT_GE(a.dmabuf_fd, 0);
+    close(a.dmabuf_fd);
+}
+
+TEST_F(habana_md_dev, second_device_exports_from_its_own_context)
+{
+    dev_buffer buf1 = {};
+    ucs_status_t status;
+
+    if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
+        GTEST_SKIP() << "needs two devices";
+    }
+
+    ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1)) << strerror(errno);
+    tracker_double_enable(true);
+    tracker_double_add(m_buf);
+    tracker_double_add(buf1);
+    unsigned long before = double_export_count();
+    uct_md_mem_attr_t a = mem_query(m_md, (char*)buf1.va + 8, 8, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(buf1.va, a.base_address);
+    EXPECT_EQ(2 * PAGE, a.alloc_length);
+    EXPECT_EQ(8u, a.dmabuf_offset);
+    ASSERT_GE(a.dmabuf_fd, 0);
+    EXPECT_EQ(before + 1, double_export_count());
+    close(a.dmabuf_fd);
+    EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
+}
