@@ -9,6 +9,10 @@ set -u
 builddir=${top_builddir:-$(pwd)}
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 plugin_dir=$builddir/.libs
+# the UCT plugin alone, without libucm_habana (allocation tracking off)
+uct_only_dir=$builddir/plugin-uct-only
+mkdir -p "$uct_only_dir"
+ln -sf "$plugin_dir/libuct_habana.so.0" "$uct_only_dir/libuct_habana.so.0"
 double=$builddir/test/double/.libs/libhl_double.so
 fake_version=$builddir/test/double/.libs/libfake_ucx_version.so
 gtest=$builddir/test/gtest/gtest_habana
@@ -31,10 +35,15 @@ with_double() {
 	env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$plugin_dir" "$@"
 }
 
+# habana_md* runs without libucm_habana (tracking by a test double),
+# habana_ucm* with it
 gtest_config() {
 	local abi=$1 devices=$2
+	env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$uct_only_dir" \
+		HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
+		"$gtest" --gtest_brief=1 --gtest_filter='habana_md*' &&
 	with_double HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
-		"$gtest" --gtest_brief=1
+		"$gtest" --gtest_brief=1 --gtest_filter='habana_ucm*'
 }
 
 ucx_info_lists_md() {

@@ -643,17 +643,39 @@ static int mem_free(struct hld_ctx *ctx, uint64_t handle)
 	return 0;
 }
 
-/* A device VA for @size bytes: the hint when usable, else the next one */
-static int pick_va(struct hld_device *d, unsigned dev, uint64_t hint,
-		   int force, uint64_t size, uint64_t *va)
+/* Does [va, va + size) overlap a live mapping of @ctx? */
+static int va_in_use(const struct hld_ctx *ctx, uint64_t va, uint64_t size)
 {
-	uint64_t end = HLD_DRAM_BASE + (dev + 1) * HLD_VA_WINDOW;
+	const struct hld_map *m;
+
+	for (m = ctx->maps; m != NULL; m = m->next)
+		if (va < m->va + m->size && m->va < va + size)
+			return 1;
+	return 0;
+}
+
+/*
+ * A device VA for @size bytes: the hint when it is aligned, inside the
+ * device's window and free (a freed range may be reused, as the driver's
+ * VA allocator does), else the next never-used one.
+ */
+static int pick_va(const struct hld_ctx *ctx, struct hld_device *d,
+		   unsigned dev, uint64_t hint, int force, uint64_t size,
+		   uint64_t *va)
+{
+	uint64_t base = HLD_DRAM_BASE + dev * HLD_VA_WINDOW;
+	uint64_t end = base + HLD_VA_WINDOW;
 	uint64_t start = d->next_va;
 
 	if (hint != 0 && is_aligned(hint, hld_cfg.page_size) &&
-	    hint >= start && hint < end)
-		start = hint;
-	else if (force)
+	    hint >= base && hint < end && end - hint >= size &&
+	    !va_in_use(ctx, hint, size)) {
+		*va = hint;
+		if (hint + size + hld_cfg.page_size > d->next_va)
+			d->next_va = hint + size + hld_cfg.page_size;
+		return 0;
+	}
+	if (force)
 		return -EINVAL;
 	if (end - start < size + hld_cfg.page_size)
 		return -ENOMEM;
@@ -677,7 +699,8 @@ static int mem_map(struct hld_ctx *ctx, const struct hl_mem_in *in,
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
-	rc = pick_va(&hld_devs[ctx->dev], ctx->dev, in->map_device.hint_addr,
+	rc = pick_va(ctx, &hld_devs[ctx->dev], ctx->dev,
+		     in->map_device.hint_addr,
 		     !!(in->flags & HL_MEM_FORCE_HINT), a->size, &m->va);
 	if (rc != 0) {
 		free(m);

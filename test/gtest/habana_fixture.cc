@@ -55,7 +55,7 @@ static int mem_ioctl(int fd, union hl_mem_args *args)
                  args);
 }
 
-bool dev_buffer_alloc(int dev, size_t size, dev_buffer *buf)
+bool dev_buffer_alloc(int dev, size_t size, dev_buffer *buf, void *hint)
 {
     union hl_mem_args args = {};
 
@@ -75,6 +75,7 @@ bool dev_buffer_alloc(int dev, size_t size, dev_buffer *buf)
     args                         = {};
     args.in.op                   = HL_MEM_OP_MAP;
     args.in.map_device.handle    = buf->handle;
+    args.in.map_device.hint_addr = (uintptr_t)hint;
     if (mem_ioctl(buf->fd, &args) < 0) {
         return false;
     }

@@ -37,8 +37,10 @@ struct dev_buffer {
     int      fd;
 };
 
-/* Allocate and map on device @dev; the compute fd stays open */
-bool dev_buffer_alloc(int dev, size_t size, dev_buffer *buf);
+/* Allocate and map on device @dev (at @hint if free); the compute fd
+ * stays open */
+bool dev_buffer_alloc(int dev, size_t size, dev_buffer *buf,
+                      void *hint = NULL);
 /* Unmap and free; reports the unmap to the tracker double first */
 int dev_buffer_free(dev_buffer *buf);
 int dev_copy_h2d(const dev_buffer &buf, size_t offset, const void *src,

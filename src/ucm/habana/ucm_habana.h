@@ -17,6 +17,7 @@
 extern "C" {
 #endif
 
+#define UCM_HABANA_LIBRARY          "libucm_habana.so.0"
 #define UCM_HABANA_MAPPING_FIND_SYM "ucm_habana_mapping_find"
 
 typedef struct ucm_habana_mapping {
@@ -30,7 +31,8 @@ typedef struct ucm_habana_mapping {
 typedef int (*ucm_habana_mapping_find_func_t)(const void *addr,
                                               ucm_habana_mapping_t *mapping);
 
-int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping);
+__attribute__((visibility("default"))) int
+ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping);
 
 #ifdef __cplusplus
 }

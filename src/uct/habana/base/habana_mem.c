@@ -74,6 +74,24 @@ static void uct_habana_mem_free_event(ucm_event_type_t event_type,
     }
 }
 
+/* libucm_habana is loaded with RTLD_LOCAL by the UCM module loader */
+static ucm_habana_mapping_find_func_t uct_habana_mem_find_tracker(void)
+{
+    void *handle = dlopen(UCM_HABANA_LIBRARY, RTLD_LAZY | RTLD_NOLOAD);
+    void *func   = NULL;
+
+    if (handle != NULL) {
+        func = dlsym(handle, UCM_HABANA_MAPPING_FIND_SYM);
+        dlclose(handle);
+    }
+
+    if (func == NULL) {
+        func = dlsym(RTLD_DEFAULT, UCM_HABANA_MAPPING_FIND_SYM);
+    }
+
+    return (ucm_habana_mapping_find_func_t)func;
+}
+
 ucs_status_t uct_habana_mem_init(void)
 {
     ucs_status_t status;
@@ -83,18 +101,18 @@ ucs_status_t uct_habana_mem_init(void)
         goto out;
     }
 
-    uct_habana_mem.find = (ucm_habana_mapping_find_func_t)
-            dlsym(RTLD_DEFAULT, UCM_HABANA_MAPPING_FIND_SYM);
-    ucs_debug("habana: device allocation tracking %s",
-              (uct_habana_mem.find != NULL) ? "by libucm_habana" :
-              "unavailable (libucm_habana not loaded)");
-
+    /* Subscribing loads the UCM modules, libucm_habana among them */
     status = ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 1000,
                                    uct_habana_mem_free_event, NULL);
     if (status != UCS_OK) {
         ucs_diag("habana: cannot subscribe to device free events: %s",
                  ucs_status_string(status));
     }
+
+    uct_habana_mem.find = uct_habana_mem_find_tracker();
+    ucs_debug("habana: device allocation tracking %s",
+              (uct_habana_mem.find != NULL) ? "by libucm_habana" :
+              "unavailable (libucm_habana not loaded)");
 
 out:
     pthread_mutex_unlock(&uct_habana_mem.lock);

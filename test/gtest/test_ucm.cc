@@ -1,0 +1,117 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * libucm_habana: device allocations made through the habanalabs memory
+ * ioctl are tracked, so the memory domain knows their exact extent and
+ * handle, and frees reach UCX before the driver.  The runner loads the
+ * real module for this suite (and no tracker double is enabled).
+ */
+#include "habana_fixture.h"
+
+#include <cerrno>
+#include <dlfcn.h>
+#include <unistd.h>
+
+static const size_t PAGE = 64 * 1024;
+
+class habana_ucm : public habana_md {
+protected:
+    void SetUp() override
+    {
+        habana_md::SetUp();
+        if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
+            GTEST_SKIP() << "no device in this configuration";
+        }
+        /* opening the MD subscribes to UCM events, which loads the module */
+        open_md("try");
+        ASSERT_NE(nullptr, dlopen("libucm_habana.so.0", RTLD_LAZY |
+                                  RTLD_NOLOAD))
+                << "libucm_habana was not loaded by UCM";
+    }
+
+    uct_md_mem_attr_t query(const void *addr, size_t len,
+                            ucs_status_t *status)
+    {
+        uct_md_mem_attr_t attr = {};
+        attr.field_mask = UCT_MD_MEM_ATTR_FIELD_MEM_TYPE |
+                          UCT_MD_MEM_ATTR_FIELD_BASE_ADDRESS |
+                          UCT_MD_MEM_ATTR_FIELD_ALLOC_LENGTH |
+                          UCT_MD_MEM_ATTR_FIELD_DMABUF_FD |
+                          UCT_MD_MEM_ATTR_FIELD_DMABUF_OFFSET;
+        *status = uct_md_mem_query(m_md, addr, len, &attr);
+        return attr;
+    }
+};
+
+TEST_F(habana_ucm, mapping_extent_is_exact)
+{
+    dev_buffer buf;
+    ucs_status_t status;
+
+    ASSERT_TRUE(dev_buffer_alloc(0, 3 * PAGE, &buf)) << strerror(errno);
+    unsigned long before = double_export_count();
+
+    uct_md_mem_attr_t a = query((char*)buf.va + PAGE + 5, 10, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(buf.va, a.base_address);
+    EXPECT_EQ(3 * PAGE, a.alloc_length);
+    EXPECT_EQ(PAGE + 5, a.dmabuf_offset);
+    ASSERT_GE(a.dmabuf_fd, 0);     /* works for both uapis: handle known */
+    close(a.dmabuf_fd);
+
+    uct_md_mem_attr_t b = query(buf.va, 3 * PAGE, &status);
+    ASSERT_EQ(UCS_OK, status);
+    ASSERT_GE(b.dmabuf_fd, 0);
+    close(b.dmabuf_fd);
+    EXPECT_EQ(before + 1, double_export_count()) << "export not cached";
+
+    /* the unmap succeeds although our cached dma-buf was alive: the FREE
+     * event reached the MD before the driver saw the unmap */
+    EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
+    EXPECT_EQ(0u, double_live_exports());
+}
+
+TEST_F(habana_ucm, reallocation_at_same_address_is_not_stale)
+{
+    dev_buffer first, second;
+    ucs_status_t status;
+
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &first));
+    uct_md_mem_attr_t a = query(first.va, PAGE, &status);
+    ASSERT_EQ(UCS_OK, status);
+    ASSERT_GE(a.dmabuf_fd, 0);
+    close(a.dmabuf_fd);
+    void *va = first.va;
+    ASSERT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
+
+    /* a new mapping of the same size at the freed VA (map hint) */
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &second, va));
+    unsigned long before = double_export_count();
+    uct_md_mem_attr_t b = query(second.va, PAGE, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(2 * PAGE, b.alloc_length);
+    ASSERT_GE(b.dmabuf_fd, 0);
+    EXPECT_EQ(before + 1, double_export_count()) << "stale export reused";
+
+    auto info = (int (*)(int, uint64_t*, uint64_t*))dlsym(
+            RTLD_DEFAULT, "hl_double_dmabuf_info");
+    ASSERT_NE(nullptr, info);
+    uint64_t exp_va, exp_size;
+    ASSERT_EQ(0, info(b.dmabuf_fd, &exp_va, &exp_size));
+    EXPECT_EQ(2 * PAGE, exp_size);
+    EXPECT_EQ((uintptr_t)second.va, exp_va);
+    ASSERT_EQ(va, second.va) << "the map hint was not honoured";
+    close(b.dmabuf_fd);
+    EXPECT_EQ(0, dev_buffer_free(&second)) << strerror(errno);
+}
+
+TEST_F(habana_ucm, unknown_pointer_in_device_range_is_still_detected)
+{
+    ucs_memory_type_t type;
+
+    /* nothing is mapped there, but only device memory lives in the range */
+    ASSERT_EQ(UCS_OK, uct_md_detect_memory_type(
+                              m_md, (void*)0x1500000000000000ull, 64, &type));
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, type);
+}
