@@ -46,6 +46,15 @@ gtest_config() {
 		"$gtest" --gtest_brief=1 --gtest_filter='habana_ucm*'
 }
 
+# UCP transfers over a network transport, staged through habana
+gtest_ucp() {
+	local abi=$1 tls=$2
+	with_double HL_DOUBLE_ABI="$abi" UCX_TLS="$tls" "$gtest" \
+		--gtest_brief=1 --gtest_filter='*habana_ucp*:-*preexisting*' &&
+	with_double HL_DOUBLE_ABI="$abi" UCX_TLS="$tls" "$gtest" \
+		--gtest_brief=1 --gtest_filter='*habana_ucp_preexisting*'
+}
+
 ucx_info_lists_md() {
 	with_double ucx_info -d | grep -q "Memory domain: habana" &&
 	with_double ucx_info -d | grep -q "Device: habana0"
@@ -84,6 +93,11 @@ check "hl_double behaves like the driver (smoke, both uapis)" double_smoke
 for abi in accel misc; do
 	for devices in 0 1 2; do
 		check "gtest abi=$abi devices=$devices" gtest_config "$abi" "$devices"
+	done
+done
+for abi in accel misc; do
+	for tls in tcp,habana sm,habana; do
+		check "gtest UCP abi=$abi UCX_TLS=$tls" gtest_ucp "$abi" "$tls"
 	done
 done
 check "ucx_info -d lists the habana MD and device" ucx_info_lists_md

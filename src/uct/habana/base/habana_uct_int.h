@@ -96,6 +96,59 @@ typedef struct {
 } uct_md_mem_attr_v2_t;
 
 typedef enum {
+    UCT_EP_OP_AM_SHORT,
+    UCT_EP_OP_AM_BCOPY,
+    UCT_EP_OP_AM_ZCOPY,
+    UCT_EP_OP_PUT_SHORT,
+    UCT_EP_OP_PUT_BCOPY,
+    UCT_EP_OP_PUT_ZCOPY,
+    UCT_EP_OP_GET_SHORT,
+    UCT_EP_OP_GET_BCOPY,
+    UCT_EP_OP_GET_ZCOPY,
+    UCT_EP_OP_EAGER_SHORT,
+    UCT_EP_OP_EAGER_BCOPY,
+    UCT_EP_OP_EAGER_ZCOPY,
+    UCT_EP_OP_RNDV_ZCOPY,
+    UCT_EP_OP_ATOMIC_POST,
+    UCT_EP_OP_ATOMIC_FETCH,
+    UCT_EP_OP_FLUSH,
+    UCT_EP_OP_LAST
+} uct_ep_operation_t;
+
+enum {
+    UCT_PERF_ATTR_FIELD_OPERATION          = UCS_BIT(0),
+    UCT_PERF_ATTR_FIELD_LOCAL_MEMORY_TYPE  = UCS_BIT(1),
+    UCT_PERF_ATTR_FIELD_REMOTE_MEMORY_TYPE = UCS_BIT(2),
+    UCT_PERF_ATTR_FIELD_LOCAL_SYS_DEVICE   = UCS_BIT(3),
+    UCT_PERF_ATTR_FIELD_REMOTE_SYS_DEVICE  = UCS_BIT(4),
+    UCT_PERF_ATTR_FIELD_SEND_PRE_OVERHEAD  = UCS_BIT(5),
+    UCT_PERF_ATTR_FIELD_SEND_POST_OVERHEAD = UCS_BIT(6),
+    UCT_PERF_ATTR_FIELD_RECV_OVERHEAD      = UCS_BIT(7),
+    UCT_PERF_ATTR_FIELD_BANDWIDTH          = UCS_BIT(8),
+    UCT_PERF_ATTR_FIELD_PATH_BANDWIDTH     = UCS_BIT(9),
+    UCT_PERF_ATTR_FIELD_LATENCY            = UCS_BIT(10),
+    UCT_PERF_ATTR_FIELD_MAX_INFLIGHT_EPS   = UCS_BIT(11),
+    UCT_PERF_ATTR_FIELD_FLAGS              = UCS_BIT(12)
+};
+
+typedef struct {
+    uint64_t            field_mask;
+    uct_ep_operation_t  operation;
+    ucs_memory_type_t   local_memory_type;
+    ucs_memory_type_t   remote_memory_type;
+    ucs_sys_device_t    local_sys_device;
+    ucs_sys_device_t    remote_sys_device;
+    double              send_pre_overhead;
+    double              send_post_overhead;
+    double              recv_overhead;
+    uct_ppn_bandwidth_t bandwidth;
+    uct_ppn_bandwidth_t path_bandwidth;
+    ucs_linear_func_t   latency;
+    size_t              max_inflight_eps;
+    uint64_t            flags;
+} uct_perf_attr_t;
+
+typedef enum {
     UCT_IFACE_REACHABILITY_SCOPE_DEVICE,
     UCT_IFACE_REACHABILITY_SCOPE_NETWORK
 } uct_iface_reachability_scope_t;
@@ -252,7 +305,7 @@ typedef void (*uct_habana_any_func_t)(void);
 typedef struct {
     uct_habana_any_func_t iface_query_v2;
     ucs_status_t          (*iface_estimate_perf)(uct_iface_h iface,
-                                                 void *perf_attr);
+                                                 uct_perf_attr_t *perf_attr);
     void                  (*iface_vfs_refresh)(uct_iface_h iface);
     uct_habana_any_func_t ep_query;
     uct_habana_any_func_t ep_invalidate;
@@ -319,7 +372,6 @@ extern ucs_config_field_t uct_iface_config_table[];
 void uct_tl_register(uct_component_t *component, uct_tl_t *tl);
 void uct_base_iface_query(uct_base_iface_t *iface,
                           uct_iface_attr_t *iface_attr);
-ucs_status_t uct_base_iface_estimate_perf(uct_iface_h iface, void *perf_attr);
 ucs_status_t uct_iface_base_query_v2(uct_iface_h iface, void *iface_attr);
 ucs_status_t uct_base_iface_flush(uct_iface_h tl_iface, unsigned flags,
                                   uct_completion_t *comp);

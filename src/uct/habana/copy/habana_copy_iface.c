@@ -107,6 +107,44 @@ static ucs_status_t uct_habana_copy_iface_query(uct_iface_h tl_iface,
 
 static UCS_CLASS_DECLARE_DELETE_FUNC(uct_habana_copy_iface_t, uct_iface_t);
 
+/* Copies are one-sided and synchronous: the CPU posts (and waits for)
+ * them, nothing happens on the receive side */
+static ucs_status_t uct_habana_copy_iface_estimate_perf(uct_iface_h tl_iface,
+                                                       uct_perf_attr_t *attr)
+{
+    uct_habana_copy_iface_t *iface = ucs_derived_of(tl_iface,
+                                                    uct_habana_copy_iface_t);
+
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_SEND_PRE_OVERHEAD) {
+        attr->send_pre_overhead = iface->config.overhead;
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_SEND_POST_OVERHEAD) {
+        attr->send_post_overhead = 0;
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_RECV_OVERHEAD) {
+        attr->recv_overhead = 0;
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_BANDWIDTH) {
+        attr->bandwidth.dedicated = iface->config.bandwidth;
+        attr->bandwidth.shared    = 0;
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_PATH_BANDWIDTH) {
+        attr->path_bandwidth.dedicated = iface->config.bandwidth;
+        attr->path_bandwidth.shared    = 0;
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_LATENCY) {
+        attr->latency = ucs_linear_func_make(iface->config.latency, 0);
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_MAX_INFLIGHT_EPS) {
+        attr->max_inflight_eps = SIZE_MAX;
+    }
+    if (attr->field_mask & UCT_PERF_ATTR_FIELD_FLAGS) {
+        attr->flags = 0;
+    }
+
+    return UCS_OK;
+}
+
 static uct_iface_ops_t uct_habana_copy_iface_ops = {
     .ep_put_short             = uct_habana_copy_ep_put_short,
     .ep_get_short             = uct_habana_copy_ep_get_short,
@@ -135,7 +173,7 @@ static uct_iface_ops_t uct_habana_copy_iface_ops = {
 
 static uct_iface_internal_ops_t uct_habana_copy_iface_internal_ops = {
     .iface_query_v2         = (void*)uct_iface_base_query_v2,
-    .iface_estimate_perf    = uct_base_iface_estimate_perf,
+    .iface_estimate_perf    = uct_habana_copy_iface_estimate_perf,
     .iface_vfs_refresh      = (void*)ucs_empty_function,
     .ep_query               = (void*)ucs_empty_function_return_unsupported,
     .ep_invalidate          = (void*)ucs_empty_function_return_unsupported,
