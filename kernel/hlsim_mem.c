@@ -117,8 +117,13 @@ static struct hlsim_alloc *hlsim_alloc_create(struct hlsim_device *hdev,
 					     __GFP_NOWARN);
 		if (!alloc->pages[i])
 			goto err_pages;
-		if (!(i % 256))
+		if (!(i % 256)) {
+			if (fatal_signal_pending(current)) {
+				i++;
+				goto err_pages;
+			}
 			cond_resched();
+		}
 	}
 
 	kref_init(&alloc->ref);
@@ -339,6 +344,7 @@ static struct sg_table *hlsim_dmabuf_map(struct dma_buf_attachment *attach,
 					 enum dma_data_direction dir)
 {
 	struct hlsim_export *exp = attach->dmabuf->priv;
+	unsigned int max_seg;
 	struct sg_table *sgt;
 	int ret;
 
@@ -346,10 +352,15 @@ static struct sg_table *hlsim_dmabuf_map(struct dma_buf_attachment *attach,
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
 
-	ret = sg_alloc_table_from_pages(sgt, exp->alloc->pages + exp->first,
-					exp->npages, 0,
-					(unsigned long)exp->npages << PAGE_SHIFT,
-					GFP_KERNEL);
+	/* merge contiguous pages, within the importer's segment limit */
+	max_seg = max_t(unsigned int, dma_get_max_seg_size(attach->dev) &
+			PAGE_MASK, PAGE_SIZE);
+	ret = sg_alloc_table_from_pages_segment(sgt,
+						exp->alloc->pages + exp->first,
+						exp->npages, 0,
+						(unsigned long)exp->npages <<
+						PAGE_SHIFT, max_seg,
+						GFP_KERNEL);
 	if (ret)
 		goto err_free;
 
@@ -530,10 +541,10 @@ static int hlsim_va_pick(struct hlsim_ctx *ctx, u64 size, u64 align, u64 *va)
 	u64 want = size + align - PAGE_SIZE;
 	int ret;
 
-	rcu_read_lock();
+	mtree_lock(&ctx->vas);
 	ret = mas_empty_area(&mas, HLSIM_DRAM_VA_BASE, HLSIM_DRAM_VA_LAST,
 			     want);
-	rcu_read_unlock();
+	mtree_unlock(&ctx->vas);
 	if (ret)
 		return -ENOMEM;
 	*va = ALIGN((u64)mas.index, align);

@@ -2,7 +2,9 @@
 /*
  * Randomized ioctl fuzzer for hlsim.ko (TAP summary at the end).
  *
- *   hlsim_fuzz [-n CALLS] [-s SEED] [--legacy]
+ *   hlsim_fuzz [-n CALLS] [-s SEED] [-d NTH] [--legacy]
+ *
+ * NTH selects the hlsim device (module order, default 0) for accel nodes.
  *
  * Mixes valid sequences (alloc, map, export, import, copy, unmap, free) with
  * random and boundary arguments for every operation, raw ioctls with random
@@ -550,6 +552,7 @@ static void close_strays(void)
 int main(int argc, char **argv)
 {
 	unsigned long long target = 10000, seed = 0;
+	int nth = 0;
 	char path[64];
 	u64 free_mem = 0;
 	unsigned int i;
@@ -559,17 +562,20 @@ int main(int argc, char **argv)
 			target = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "-s") && i + 1 < (unsigned int)argc)
 			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "-d") && i + 1 < (unsigned int)argc)
+			nth = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--legacy"))
 			st.legacy = 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!seed)
-		seed = (unsigned long long)getpid() * 2654435761ULL ^ time(NULL);
+		seed = ((unsigned long long)getpid() << 32 ^ time(NULL)) *
+		       2654435761ULL;
 	rng_state = seed | 1;
 	printf("# seed %llu, %llu calls, %s nodes\n", seed, target,
 	       st.legacy ? "legacy" : "accel");
 
-	st.accel = hlsim_accel_index(0);
+	st.accel = hlsim_accel_index(nth);
 	if (st.legacy)
 		snprintf(path, sizeof(path), "/dev/hl_controlD0");
 	else

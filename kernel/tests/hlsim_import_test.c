@@ -94,8 +94,12 @@ static int hit_import(struct hlsim_import_check *chk, struct hit_import *imp)
 	chk->dma_len = 0;
 	for_each_sgtable_sg(imp->sgt, sg, i)
 		chk->sg_len += sg->length;
-	for_each_sgtable_dma_sg(imp->sgt, sg, i)
+	chk->max_dma_seg = 0;
+	for_each_sgtable_dma_sg(imp->sgt, sg, i) {
 		chk->dma_len += sg_dma_len(sg);
+		chk->max_dma_seg = max_t(u64, chk->max_dma_seg,
+					 sg_dma_len(sg));
+	}
 	chk->match = chk->sg_len == chk->size && chk->dma_len == chk->size;
 	return 0;
 

@@ -20,6 +20,7 @@
  * @nents: DMA entries of the sg table (out)
  * @match: 1 when @sg_len and @dma_len both equal @size (out)
  * @pad: zero
+ * @max_dma_seg: longest DMA segment of the sg table (out)
  */
 struct hlsim_import_check {
 	__s32 fd;
@@ -31,6 +32,7 @@ struct hlsim_import_check {
 	__u32 nents;
 	__u32 match;
 	__u32 pad;
+	__u64 max_dma_seg;
 };
 
 #define HLSIM_IMPORT_MAGIC	0xE8

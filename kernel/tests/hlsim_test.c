@@ -8,6 +8,7 @@
  * and hlsim_import_test.ko.  --legacy runs the tests of the old misc
  * generation instead (hlsim.ko loaded with legacy=1).
  */
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "hlsim_tap.h"
@@ -127,7 +128,7 @@ static void test_open(int accel, int accel2)
 
 static void test_alloc_map(int accel)
 {
-	u64 h, h2, va, va2, va3, free_mem, ctx_mem;
+	u64 h = 0, h2 = 0, va = 0, va2 = 0, va3 = 0, free_mem, ctx_mem;
 	int fd = hlsim_open_compute(accel);
 
 	tap_ok(!hl_alloc(fd, 1 * MB, 0, 0, &h) && h, "ALLOC 1 MiB");
@@ -193,7 +194,7 @@ static void test_alloc_map(int accel)
 static void test_export(int accel)
 {
 	struct hlsim_import_check chk;
-	u64 h, h2, va, va2, big = 4 * MB;
+	u64 h = 0, h2 = 0, va = 0, va2 = 0, big = 4 * MB;
 	int fd = hlsim_open_compute(accel);
 	int d1, d2, ret;
 
@@ -210,6 +211,9 @@ static void test_export(int accel)
 	       "importer maps it: size %llu sg %llu dma %llu nents %u/%u",
 	       (unsigned long long)chk.size, (unsigned long long)chk.sg_len,
 	       (unsigned long long)chk.dma_len, chk.orig_nents, chk.nents);
+	tap_ok(chk.max_dma_seg && chk.max_dma_seg <= 65536,
+	       "segments respect the importer's 64 KiB limit (max %llu)",
+	       (unsigned long long)chk.max_dma_seg);
 	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, d1, 0) == MAP_FAILED &&
 	       errno == EINVAL, "mmap of the dma-buf -> EINVAL");
 
@@ -264,7 +268,7 @@ static void test_export(int accel)
 static void test_export_outlives_fd(int accel)
 {
 	struct hlsim_import_check chk;
-	u64 h, va, free_mem;
+	u64 h = 0, va = 0, free_mem;
 	int fd, ctl, d, d2, fd2, ret;
 
 	ctl = hlsim_open_control(accel);
@@ -313,7 +317,7 @@ static void test_copy(int accel)
 {
 	size_t n = 3 * MB;
 	unsigned char *src = malloc(n), *dst = malloc(n);
-	u64 h, h2, va, va2;
+	u64 h = 0, h2 = 0, va = 0, va2 = 0;
 	int fd = hlsim_open_compute(accel);
 
 	hl_alloc(fd, 4 * MB, 0, 0, &h);
@@ -404,6 +408,72 @@ static void test_bad_ops(int accel)
 				   union hl_cs_args), &a) == -EINVAL,
 	       "CS ioctl (not simulated) -> EINVAL");
 	close(fd);
+}
+
+struct race {
+	int fd;
+	u64 va;
+	u64 h;
+	int stop;
+	unsigned long exports, unmaps, imports;
+};
+
+static void *race_export(void *arg)
+{
+	struct hlsim_import_check chk;
+	struct race *r = arg;
+	int d;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		d = hl_export(r->fd, r->va, 4 * PAGE, PAGE, O_CLOEXEC);
+		if (d < 0)
+			continue;
+		r->exports++;
+		if (!import_check(imp, d, HLSIM_IMPORT_CHECK, &chk))
+			r->imports++;
+		close(d);
+	}
+	return NULL;
+}
+
+static void *race_unmap(void *arg)
+{
+	struct race *r = arg;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		if (hl_unmap(r->fd, r->va))
+			continue;
+		r->unmaps++;
+		hl_map(r->fd, r->h, r->va, HL_MEM_FORCE_HINT, NULL);
+	}
+	return NULL;
+}
+
+/* exports, imports and unmaps of one mapping from three threads */
+static void test_race(int accel)
+{
+	struct race r = { .fd = hlsim_open_compute(accel) };
+	pthread_t t[3];
+	u64 free_mem;
+	int ctl, i;
+
+	hl_alloc(r.fd, MB, 0, 0, &r.h);
+	hl_map(r.fd, r.h, 0, 0, &r.va);
+	pthread_create(&t[0], NULL, race_export, &r);
+	pthread_create(&t[1], NULL, race_export, &r);
+	pthread_create(&t[2], NULL, race_unmap, &r);
+	usleep(1500 * 1000);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	tap_ok(r.exports && r.imports && r.unmaps,
+	       "racing export/import/unmap: %lu exports, %lu imports, %lu unmaps",
+	       r.exports, r.imports, r.unmaps);
+	close(r.fd);
+	ctl = hlsim_open_control(accel);
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) && free_mem == dram_size,
+	       "everything freed after the race");
+	close(ctl);
 }
 
 static void test_legacy(void)
@@ -507,5 +577,6 @@ int main(int argc, char **argv)
 	test_export_outlives_fd(accel);
 	test_copy(accel);
 	test_bad_ops(accel);
+	test_race(accel);
 	return tap_done();
 }

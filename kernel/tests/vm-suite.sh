@@ -10,13 +10,14 @@
 # Loads hlsim.ko (num_devices=2) and the test importer, runs the functional
 # tests and the fuzzer, checks the kernel log, unloads (which must succeed),
 # then repeats a short round with the legacy nodes.  Exits non-zero on any
-# failure.  FUZZ_CALLS (default 20000) sets the fuzzer's length.
+# failure.  The first argument (or FUZZ_CALLS; default 20000) sets the
+# fuzzer's length: contrib/vm/run.sh kernel/tests/vm-suite.sh 200000
 #
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kdir=$(dirname "$here")
-fuzz_calls=${FUZZ_CALLS:-20000}
+fuzz_calls=${1:-${FUZZ_CALLS:-20000}}
 failures=0
 
 say() { printf 'vm-suite: %s\n' "$*"; }
@@ -73,9 +74,34 @@ check_dmesg() {
 	fi
 }
 
+# module parameters: out-of-range values are refused, 8 devices load
+rmmod hlsim_import_test 2>/dev/null
+rmmod hlsim 2>/dev/null
+for bad in num_devices=0 num_devices=9 hbm_mb=0; do
+	if insmod "$kdir/hlsim.ko" $bad 2>/dev/null; then
+		fail "insmod hlsim.ko $bad succeeded"
+		rmmod hlsim
+	fi
+done
+if insmod "$kdir/hlsim.ko" num_devices=8 hbm_mb=1; then
+	n=$(ls /dev/accel | grep -c '^accel_controlD')
+	[ "$n" -eq 8 ] || fail "num_devices=8 gave $n control nodes"
+	rmmod hlsim || fail "rmmod after num_devices=8"
+else
+	fail "insmod hlsim.ko num_devices=8"
+fi
+
 if load num_devices=2; then
 	run hlsim_test "$here/hlsim_test"
 	run hlsim_fuzz "$here/hlsim_fuzz" -n "$fuzz_calls"
+	# both devices at once: one fuzzer each, sharing the importer
+	"$here/hlsim_fuzz" -n 5000 -d 1 >"/tmp/hlsim_fuzz1.log" 2>&1 &
+	pid=$!
+	run "hlsim_fuzz -d 0 (parallel)" "$here/hlsim_fuzz" -n 5000 -d 0
+	wait $pid
+	rc=$?
+	cat /tmp/hlsim_fuzz1.log
+	[ $rc -eq 0 ] || fail "hlsim_fuzz -d 1 (parallel) exited with $rc"
 	check_dmesg "after tests"
 	unload
 fi
