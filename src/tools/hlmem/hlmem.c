@@ -1,0 +1,481 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "hlmem.h"
+
+#include <drm/habanalabs_accel.h>
+#include <kernel/include/uapi/hlsim.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HLMEM_MAX_DEVICES 16
+#define HLMEM_BOUNCE_SIZE (1024 * 1024)
+
+#define HLMEM_LEGACY_INFO   _IOWR('H', 0x01, struct hl_info_args)
+#define HLMEM_LEGACY_MEMORY _IOWR('H', 0x05, union hl_mem_args)
+
+typedef struct {
+    const char    *compute_fmt;
+    const char    *driver_fmt;  /* sysfs driver link, NULL: not checked */
+    unsigned long info_cmd;
+    unsigned long memory_cmd;
+    unsigned long copy_cmd;
+} hlmem_abi_t;
+
+static const hlmem_abi_t hlmem_abis[] = {
+    {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device/driver",
+     DRM_IOCTL_HL_INFO, DRM_IOCTL_HL_MEMORY, HLSIM_IOCTL_DMA_COPY},
+    {"/dev/hl%d", NULL,
+     HLMEM_LEGACY_INFO, HLMEM_LEGACY_MEMORY, HLSIM_IOCTL_DMA_COPY_LEGACY}
+};
+
+typedef struct {
+    const hlmem_abi_t *abi;
+    char              path[64];
+    dev_t             rdev;
+    int               fd;        /* compute descriptor, -1 until opened */
+    uint64_t          page_size;
+} hlmem_device_t;
+
+typedef struct {
+    uint64_t va;
+    size_t   size;
+    uint64_t handle;
+    int      device;
+} hlmem_alloc_t;
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_once_t  once;
+    hlmem_device_t  devices[HLMEM_MAX_DEVICES];
+    int             num_devices;
+    hlmem_alloc_t   *allocs;
+    unsigned        num_allocs, max_allocs;
+} hlmem = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .once = PTHREAD_ONCE_INIT
+};
+
+static int hlmem_ioctl(int fd, unsigned long cmd, void *arg)
+{
+    int ret;
+
+    do {
+        ret = ioctl(fd, cmd, arg);
+    } while ((ret < 0) && (errno == EINTR));
+
+    return (ret < 0) ? -errno : 0;
+}
+
+static int hlmem_driver_is_habana(const char *link)
+{
+    char target[PATH_MAX];
+    const char *name;
+    ssize_t len;
+
+    len = readlink(link, target, sizeof(target) - 1);
+    if (len <= 0) {
+        return 0;
+    }
+
+    target[len] = '\0';
+    name        = strrchr(target, '/');
+    name        = (name != NULL) ? name + 1 : target;
+    return !strcmp(name, "habanalabs") || !strcmp(name, "hlsim");
+}
+
+static void hlmem_probe(const hlmem_abi_t *abi, int index)
+{
+    hlmem_device_t *dev = &hlmem.devices[hlmem.num_devices];
+    char link[PATH_MAX];
+    struct stat st;
+
+    snprintf(dev->path, sizeof(dev->path), abi->compute_fmt, index);
+    if ((stat(dev->path, &st) != 0) || !S_ISCHR(st.st_mode)) {
+        return;
+    }
+
+    if (abi->driver_fmt != NULL) {
+        snprintf(link, sizeof(link), abi->driver_fmt, index);
+        if (!hlmem_driver_is_habana(link)) {
+            return;
+        }
+    }
+
+    dev->abi  = abi;
+    dev->rdev = st.st_rdev;
+    dev->fd   = -1;
+    ++hlmem.num_devices;
+}
+
+static void hlmem_discover(void)
+{
+    unsigned i;
+    int index;
+
+    for (i = 0; i < sizeof(hlmem_abis) / sizeof(hlmem_abis[0]); ++i) {
+        for (index = 0; (index < HLMEM_MAX_DEVICES) &&
+                        (hlmem.num_devices < HLMEM_MAX_DEVICES); ++index) {
+            hlmem_probe(&hlmem_abis[i], index);
+        }
+    }
+}
+
+int hlmem_device_count(void)
+{
+    pthread_once(&hlmem.once, hlmem_discover);
+    return hlmem.num_devices;
+}
+
+/* The runtime may already hold the single compute open of the device */
+static int hlmem_find_open_fd(const hlmem_device_t *dev)
+{
+    struct dirent *entry;
+    struct stat st;
+    int fd, found = -1;
+    DIR *dir;
+
+    dir = opendir("/proc/self/fd");
+    if (dir == NULL) {
+        return -1;
+    }
+
+    while ((found < 0) && ((entry = readdir(dir)) != NULL)) {
+        fd = atoi(entry->d_name);
+        if ((entry->d_name[0] != '.') && (fd != dirfd(dir)) &&
+            (fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
+            (st.st_rdev == dev->rdev)) {
+            found = fd;
+        }
+    }
+
+    closedir(dir);
+    return found;
+}
+
+static int hlmem_query_page_size(hlmem_device_t *dev)
+{
+    struct hl_info_hw_ip_info hw_ip;
+    struct hl_info_args args;
+    int ret;
+
+    memset(&args, 0, sizeof(args));
+    memset(&hw_ip, 0, sizeof(hw_ip));
+    args.op             = HL_INFO_HW_IP_INFO;
+    args.return_pointer = (uintptr_t)&hw_ip;
+    args.return_size    = sizeof(hw_ip);
+    ret                 = hlmem_ioctl(dev->fd, dev->abi->info_cmd, &args);
+    if (ret < 0) {
+        return ret;
+    }
+
+    dev->page_size = hw_ip.device_mem_alloc_default_page_size ?
+                     hw_ip.device_mem_alloc_default_page_size :
+                     hw_ip.dram_page_size;
+    if (dev->page_size == 0) {
+        dev->page_size = 4096;
+    }
+    return 0;
+}
+
+static int hlmem_open_locked(int device)
+{
+    hlmem_device_t *dev;
+    int fd;
+
+    if ((device < 0) || (device >= hlmem_device_count())) {
+        return -ENODEV;
+    }
+
+    dev = &hlmem.devices[device];
+    if (dev->fd >= 0) {
+        return 0;
+    }
+
+    fd = hlmem_find_open_fd(dev);
+    if (fd < 0) {
+        fd = open(dev->path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            return -errno;
+        }
+    }
+
+    dev->fd = fd;
+    return hlmem_query_page_size(dev);
+}
+
+static int hlmem_default_device(void)
+{
+    const char *env = getenv("HLMEM_DEVICE");
+
+    return (env != NULL) ? atoi(env) : 0;
+}
+
+int hlmem_init(int device)
+{
+    int ret;
+
+    pthread_mutex_lock(&hlmem.lock);
+    ret = hlmem_open_locked(device);
+    pthread_mutex_unlock(&hlmem.lock);
+    return ret;
+}
+
+static int hlmem_memory(hlmem_device_t *dev, union hl_mem_args *args)
+{
+    return hlmem_ioctl(dev->fd, dev->abi->memory_cmd, args);
+}
+
+static int hlmem_record(uint64_t va, size_t size, uint64_t handle,
+                        int device)
+{
+    hlmem_alloc_t *allocs;
+    unsigned max;
+
+    if (hlmem.num_allocs == hlmem.max_allocs) {
+        max    = hlmem.max_allocs ? 2 * hlmem.max_allocs : 64;
+        allocs = realloc(hlmem.allocs, max * sizeof(*allocs));
+        if (allocs == NULL) {
+            return -ENOMEM;
+        }
+        hlmem.allocs     = allocs;
+        hlmem.max_allocs = max;
+    }
+
+    hlmem.allocs[hlmem.num_allocs++] = (hlmem_alloc_t){va, size, handle,
+                                                       device};
+    return 0;
+}
+
+static int hlmem_alloc_locked(int device, size_t size, void **ptr)
+{
+    union hl_mem_args args;
+    hlmem_device_t *dev;
+    uint64_t handle;
+    int ret;
+
+    ret = hlmem_open_locked(device);
+    if (ret < 0) {
+        return ret;
+    }
+
+    dev  = &hlmem.devices[device];
+    size = (size + dev->page_size - 1) / dev->page_size * dev->page_size;
+    memset(&args, 0, sizeof(args));
+    args.in.op             = HL_MEM_OP_ALLOC;
+    args.in.alloc.mem_size = size ? size : dev->page_size;
+    ret                    = hlmem_memory(dev, &args);
+    if (ret < 0) {
+        return ret;
+    }
+
+    handle = args.out.handle;
+    size   = size ? size : dev->page_size;
+    memset(&args, 0, sizeof(args));
+    args.in.op                = HL_MEM_OP_MAP;
+    args.in.map_device.handle = handle;
+    ret                       = hlmem_memory(dev, &args);
+    if (ret == 0) {
+        *ptr = (void*)(uintptr_t)args.out.device_virt_addr;
+        ret  = hlmem_record(args.out.device_virt_addr, size, handle, device);
+        if (ret == 0) {
+            return 0;
+        }
+        memset(&args, 0, sizeof(args));
+        args.in.op                     = HL_MEM_OP_UNMAP;
+        args.in.unmap.device_virt_addr = (uintptr_t)*ptr;
+        hlmem_memory(dev, &args);
+    }
+
+    memset(&args, 0, sizeof(args));
+    args.in.op          = HL_MEM_OP_FREE;
+    args.in.free.handle = handle;
+    hlmem_memory(dev, &args);
+    return ret;
+}
+
+void *hlmem_alloc_on(int device, size_t size)
+{
+    void *ptr = NULL;
+    int ret;
+
+    pthread_mutex_lock(&hlmem.lock);
+    ret = hlmem_alloc_locked(device, size, &ptr);
+    pthread_mutex_unlock(&hlmem.lock);
+    if (ret < 0) {
+        errno = -ret;
+        return NULL;
+    }
+    return ptr;
+}
+
+void *hlmem_alloc(size_t size)
+{
+    return hlmem_alloc_on(hlmem_default_device(), size);
+}
+
+/* The allocation holding [ptr, ptr + size), or NULL */
+static hlmem_alloc_t *hlmem_find_locked(const void *ptr, size_t size)
+{
+    uint64_t p = (uintptr_t)ptr;
+    hlmem_alloc_t *a;
+
+    for (a = hlmem.allocs; a < hlmem.allocs + hlmem.num_allocs; ++a) {
+        if ((p >= a->va) && (p - a->va < a->size) &&
+            (size <= a->size - (p - a->va))) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+int hlmem_is_device_ptr(const void *ptr)
+{
+    int found;
+
+    pthread_mutex_lock(&hlmem.lock);
+    found = (hlmem_find_locked(ptr, 0) != NULL);
+    pthread_mutex_unlock(&hlmem.lock);
+    return found;
+}
+
+int hlmem_free(void *ptr)
+{
+    union hl_mem_args args;
+    hlmem_device_t *dev;
+    hlmem_alloc_t *a;
+    int ret;
+
+    pthread_mutex_lock(&hlmem.lock);
+    a = hlmem_find_locked(ptr, 0);
+    if ((a == NULL) || (a->va != (uintptr_t)ptr)) {
+        ret = -EINVAL;
+        goto out;
+    }
+
+    dev = &hlmem.devices[a->device];
+    memset(&args, 0, sizeof(args));
+    args.in.op                     = HL_MEM_OP_UNMAP;
+    args.in.unmap.device_virt_addr = a->va;
+    ret                            = hlmem_memory(dev, &args);
+    if (ret < 0) {
+        goto out;
+    }
+
+    memset(&args, 0, sizeof(args));
+    args.in.op          = HL_MEM_OP_FREE;
+    args.in.free.handle = a->handle;
+    ret                 = hlmem_memory(dev, &args);
+    *a                  = hlmem.allocs[--hlmem.num_allocs];
+out:
+    pthread_mutex_unlock(&hlmem.lock);
+    return ret;
+}
+
+/* One DMA copy; @dev_ptr names the allocation whose device copies it */
+static int hlmem_dma(void *dst, const void *src, size_t size,
+                     const void *dev_ptr, uint32_t dir)
+{
+    struct hlsim_dma_copy args = {
+        .dst  = (uintptr_t)dst,
+        .src  = (uintptr_t)src,
+        .size = size,
+        .dir  = dir
+    };
+    hlmem_device_t *dev;
+    hlmem_alloc_t *a;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    pthread_mutex_lock(&hlmem.lock);
+    a   = hlmem_find_locked(dev_ptr, size);
+    dev = (a != NULL) ? &hlmem.devices[a->device] : NULL;
+    pthread_mutex_unlock(&hlmem.lock);
+    if (dev == NULL) {
+        return -EFAULT;
+    }
+
+    return hlmem_ioctl(dev->fd, dev->abi->copy_cmd, &args);
+}
+
+int hlmem_copy_to_device(void *dev_dst, const void *host_src, size_t size)
+{
+    return hlmem_dma(dev_dst, host_src, size, dev_dst,
+                     HLSIM_COPY_HOST_TO_DEVICE);
+}
+
+int hlmem_copy_from_device(void *host_dst, const void *dev_src, size_t size)
+{
+    return hlmem_dma(host_dst, dev_src, size, dev_src,
+                     HLSIM_COPY_DEVICE_TO_HOST);
+}
+
+int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size)
+{
+    if (!hlmem_is_device_ptr(dev_src)) {
+        return -EFAULT;
+    }
+    return hlmem_dma(dev_dst, dev_src, size, dev_dst,
+                     HLSIM_COPY_DEVICE_TO_DEVICE);
+}
+
+int hlmem_copy(void *dst, const void *src, size_t size)
+{
+    int dst_dev = hlmem_is_device_ptr(dst);
+    int src_dev = hlmem_is_device_ptr(src);
+
+    if (dst_dev && src_dev) {
+        return hlmem_copy_device(dst, src, size);
+    } else if (dst_dev) {
+        return hlmem_copy_to_device(dst, src, size);
+    } else if (src_dev) {
+        return hlmem_copy_from_device(dst, src, size);
+    }
+
+    memmove(dst, src, size);
+    return 0;
+}
+
+int hlmem_memset(void *dev_dst, int value, size_t size)
+{
+    size_t chunk = (size < HLMEM_BOUNCE_SIZE) ? size : HLMEM_BOUNCE_SIZE;
+    size_t offset, len;
+    char *bounce;
+    int ret = 0;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    bounce = malloc(chunk);
+    if (bounce == NULL) {
+        return -ENOMEM;
+    }
+
+    memset(bounce, value, chunk);
+    for (offset = 0; (ret == 0) && (offset < size); offset += len) {
+        len = (size - offset < chunk) ? (size - offset) : chunk;
+        ret = hlmem_copy_to_device((char*)dev_dst + offset, bounce, len);
+    }
+
+    free(bounce);
+    return ret;
+}

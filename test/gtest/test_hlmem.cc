@@ -1,0 +1,80 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * libhlmem, the device-memory helper library, against the hl_double
+ * device (both uapi generations, through the runner).
+ */
+#include "habana_fixture.h"
+
+#include <src/tools/hlmem/hlmem.h>
+
+#include <cerrno>
+#include <vector>
+
+class hlmem_test : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
+            GTEST_SKIP() << "no device in this configuration";
+        }
+        ASSERT_EQ(0, hlmem_init(0));
+    }
+};
+
+TEST(hlmem_nodev, counts_devices)
+{
+    EXPECT_EQ(env_int("HL_DOUBLE_DEVICES", 1), hlmem_device_count());
+    if (hlmem_device_count() == 0) {
+        EXPECT_EQ(-ENODEV, hlmem_init(0));
+        EXPECT_EQ(nullptr, hlmem_alloc(4096));
+        EXPECT_EQ(ENODEV, errno);
+    }
+}
+
+TEST_F(hlmem_test, copies_round_trip)
+{
+    const size_t size = 3 * 1024 * 1024 + 5;
+    std::vector<char> in(size), out(size, 0);
+    for (size_t i = 0; i < size; ++i) {
+        in[i] = (char)(i * 13);
+    }
+
+    char *a = (char*)hlmem_alloc(size);
+    char *b = (char*)hlmem_alloc(size);
+    ASSERT_NE(nullptr, a);
+    ASSERT_NE(nullptr, b);
+    EXPECT_TRUE(hlmem_is_device_ptr(a + size - 1));
+    EXPECT_FALSE(hlmem_is_device_ptr(in.data()));
+
+    ASSERT_EQ(0, hlmem_copy_to_device(a, in.data(), size));
+    ASSERT_EQ(0, hlmem_copy_device(b, a, size));
+    ASSERT_EQ(0, hlmem_copy(out.data(), b, size));
+    EXPECT_TRUE(in == out);
+
+    ASSERT_EQ(0, hlmem_memset(b + 10, 0x5a, 1000));
+    ASSERT_EQ(0, hlmem_copy_from_device(out.data(), b, 2000));
+    EXPECT_EQ(in[9], out[9]);
+    EXPECT_EQ(0x5a, out[10]);
+    EXPECT_EQ(0x5a, out[1009]);
+    EXPECT_EQ(in[1010], out[1010]);
+
+    EXPECT_EQ(0, hlmem_free(a));
+    EXPECT_EQ(0, hlmem_free(b));
+}
+
+TEST_F(hlmem_test, bad_arguments_are_errors)
+{
+    char host[64];
+    char *a = (char*)hlmem_alloc(65536);
+    ASSERT_NE(nullptr, a);
+
+    EXPECT_EQ(-EINVAL, hlmem_free(a + 64));       /* not the base */
+    EXPECT_EQ(-EINVAL, hlmem_free(host));         /* not device memory */
+    EXPECT_EQ(-EFAULT, hlmem_copy_to_device(a + 65000, host, 1024));
+    EXPECT_EQ(-EFAULT, hlmem_copy_from_device(host, host, sizeof(host)));
+    EXPECT_EQ(0, hlmem_free(a));
+    EXPECT_EQ(-EINVAL, hlmem_free(a));            /* already freed */
+    EXPECT_EQ(-EFAULT, hlmem_copy_to_device(a, host, sizeof(host)));
+}
