@@ -454,6 +454,41 @@ int hlmem_copy(void *dst, const void *src, size_t size)
     return 0;
 }
 
+int hlmem_export_dmabuf(const void *ptr, int *fd_p, size_t *offset_p)
+{
+    union hl_mem_args args;
+    hlmem_device_t *dev;
+    hlmem_alloc_t *a;
+    int ret;
+
+    memset(&args, 0, sizeof(args));
+    pthread_mutex_lock(&hlmem.lock);
+    a = hlmem_find_locked(ptr, 0);
+    if (a == NULL) {
+        pthread_mutex_unlock(&hlmem.lock);
+        return -EINVAL;
+    }
+
+    dev = &hlmem.devices[a->device];
+    args.in.op    = HL_MEM_OP_EXPORT_DMABUF_FD;
+    args.in.flags = O_RDWR | O_CLOEXEC;
+    if (dev->abi->driver_fmt == NULL) {
+        /* the old uapi exports by handle, the whole allocation */
+        args.in.export_dmabuf_fd.addr = a->handle;
+    } else {
+        args.in.export_dmabuf_fd.addr = a->va;
+    }
+    args.in.export_dmabuf_fd.mem_size = a->size;
+    *offset_p = (uintptr_t)ptr - a->va;
+    pthread_mutex_unlock(&hlmem.lock);
+
+    ret = hlmem_memory(dev, &args);
+    if (ret == 0) {
+        *fd_p = args.out.fd;
+    }
+    return ret;
+}
+
 int hlmem_memset(void *dev_dst, int value, size_t size)
 {
     size_t chunk = (size < HLMEM_BOUNCE_SIZE) ? size : HLMEM_BOUNCE_SIZE;

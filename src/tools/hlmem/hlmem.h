@@ -54,6 +54,13 @@ int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size);
 /* Any direction: each pointer may be host or device memory */
 int hlmem_copy(void *dst, const void *src, size_t size);
 
+/*
+ * Export the allocation holding @ptr as a dma-buf (what a NIC imports with
+ * ibv_reg_dmabuf_mr): *fd_p gets a new descriptor the caller closes, and
+ * *offset_p the offset of @ptr in it.
+ */
+int hlmem_export_dmabuf(const void *ptr, int *fd_p, size_t *offset_p);
+
 /* Fill device memory with byte @value */
 int hlmem_memset(void *dev_dst, int value, size_t size);
 
