@@ -197,6 +197,11 @@ template <typename F> static F double_sym(const char *name)
     return (F)sym;
 }
 
+bool have_double()
+{
+    return dlsym(RTLD_DEFAULT, "hl_double_export_count") != NULL;
+}
+
 unsigned long double_export_count()
 {
     auto f = double_sym<unsigned long (*)(void)>("hl_double_export_count");

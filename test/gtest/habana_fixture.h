@@ -52,6 +52,9 @@ void tracker_double_enable(bool enable);
 void tracker_double_add(const dev_buffer &buf);
 void tracker_double_remove(const dev_buffer &buf);
 
+/* Is the hl_double preload there (else: a kernel driver, e.g. hlsim)? */
+bool have_double();
+
 /* hl_double helpers, looked up at run time */
 unsigned long double_export_count();
 unsigned long double_live_exports();

@@ -11,9 +11,18 @@
 
 #include <cerrno>
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const size_t PAGE = 64 * 1024;
+
+/* dma-bufs are files: one export, one inode (the kernel's and the
+ * double's exporters alike) */
+static ino_t inode_of(int fd)
+{
+    struct stat st;
+    return (fstat(fd, &st) == 0) ? st.st_ino : 0;
+}
 
 class habana_ucm : public habana_md {
 protected:
@@ -50,7 +59,7 @@ TEST_F(habana_ucm, mapping_extent_is_exact)
     ucs_status_t status;
 
     ASSERT_TRUE(dev_buffer_alloc(0, 3 * PAGE, &buf)) << strerror(errno);
-    unsigned long before = double_export_count();
+    unsigned long before = have_double() ? double_export_count() : 0;
 
     uct_md_mem_attr_t a = query((char*)buf.va + PAGE + 5, 10, &status);
     ASSERT_EQ(UCS_OK, status);
@@ -58,18 +67,26 @@ TEST_F(habana_ucm, mapping_extent_is_exact)
     EXPECT_EQ(3 * PAGE, a.alloc_length);
     EXPECT_EQ(PAGE + 5, a.dmabuf_offset);
     ASSERT_GE(a.dmabuf_fd, 0);     /* works for both uapis: handle known */
-    close(a.dmabuf_fd);
 
     uct_md_mem_attr_t b = query(buf.va, 3 * PAGE, &status);
     ASSERT_EQ(UCS_OK, status);
     ASSERT_GE(b.dmabuf_fd, 0);
+    EXPECT_NE(a.dmabuf_fd, b.dmabuf_fd);
+    EXPECT_EQ(inode_of(a.dmabuf_fd), inode_of(b.dmabuf_fd))
+            << "export not cached";
+    close(a.dmabuf_fd);
     close(b.dmabuf_fd);
-    EXPECT_EQ(before + 1, double_export_count()) << "export not cached";
+    if (have_double()) {
+        EXPECT_EQ(before + 1, double_export_count()) << "export not cached";
+    }
 
     /* the unmap succeeds although our cached dma-buf was alive: the FREE
-     * event reached the MD before the driver saw the unmap */
+     * event reached the MD before the driver saw the unmap (the driver
+     * refuses to unmap exported memory) */
     EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
-    EXPECT_EQ(0u, double_live_exports());
+    if (have_double()) {
+        EXPECT_EQ(0u, double_live_exports());
+    }
 }
 
 TEST_F(habana_ucm, reallocation_at_same_address_is_not_stale)
@@ -81,18 +98,23 @@ TEST_F(habana_ucm, reallocation_at_same_address_is_not_stale)
     uct_md_mem_attr_t a = query(first.va, PAGE, &status);
     ASSERT_EQ(UCS_OK, status);
     ASSERT_GE(a.dmabuf_fd, 0);
+    ino_t first_export = inode_of(a.dmabuf_fd);
     close(a.dmabuf_fd);
     void *va = first.va;
     ASSERT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
 
     /* a new mapping of the same size at the freed VA (map hint) */
     ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &second, va));
-    unsigned long before = double_export_count();
     uct_md_mem_attr_t b = query(second.va, PAGE, &status);
     ASSERT_EQ(UCS_OK, status);
     EXPECT_EQ(2 * PAGE, b.alloc_length);
     ASSERT_GE(b.dmabuf_fd, 0);
-    EXPECT_EQ(before + 1, double_export_count()) << "stale export reused";
+    EXPECT_NE(first_export, inode_of(b.dmabuf_fd)) << "stale export reused";
+    if (!have_double()) {
+        close(b.dmabuf_fd);
+        EXPECT_EQ(0, dev_buffer_free(&second)) << strerror(errno);
+        return;
+    }
 
     auto info = (int (*)(int, uint64_t*, uint64_t*))dlsym(
             RTLD_DEFAULT, "hl_double_dmabuf_info");
