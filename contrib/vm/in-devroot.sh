@@ -48,6 +48,7 @@ exec unshare --mount --propagation private -- bash -euc '
 		mount --rbind "$1" "$root$1"
 	}
 	if [ -z "$bound" ]; then
+		mount --bind "$root" "$root"	# / a mount point in the chroot
 		for d in /proc /sys /dev /tmp /run; do
 			bind $d
 		done

@@ -81,8 +81,10 @@ modprobe_helper() {
 bind_devroot() {
 	d=/newroot$DEVROOT
 	[ -x "$d/usr/bin/env" ] || return 0
-	# Shared: later mounts (e.g. /run/netns/*) show in both views.
-	mount --make-rshared /newroot || fail "make-rshared"
+	# Shared: later mounts (e.g. /run/netns/*) show in both views.  Its
+	# own mount, so that its / is a mount point (ip netns exec needs it).
+	mount --make-rshared /newroot &&
+	mount -o bind "$d" "$d" || fail "bind of the dev root"
 	for m in /proc /sys /dev /tmp /run $kmods $TOP; do
 		mkdir -p "$d$m" && mount -o rbind "/newroot$m" "$d$m" ||
 			fail "bind of $m into the dev root"

@@ -13,6 +13,11 @@
 # fresh in the VM.  contrib/vm/in-devroot.sh CMD runs CMD in the
 # development root from inside the VM.  UCX_HABANA_VM=1 is set there.
 #
+# Environment: UCX_HABANA_VM_APPEND adds kernel parameters (loglevel=7
+# shows the boot messages), UCX_HABANA_VM_CPU replaces qemu's -cpu max,
+# UCX_HABANA_VM_TCG_THREAD=multi gives each vCPU a host thread,
+# UCX_HABANA_VM_QEMU_OPTS adds qemu options.
+#
 # Exit status: SCRIPT's, or 125 when the VM failed (timeout, panic, no
 # exit marker); the full console log's path is printed then.
 #
@@ -28,6 +33,10 @@ cache=$(realpath -m "${UCX_HABANA_CACHE:-${HOME:-/root}/.cache/ucx-habana}/vm")
 host_packages=(qemu-system-x86 busybox-static kmod iproute2 util-linux)
 timeout=600
 mem=2048
+# Multi-threaded TCG let sid's kernel oops now and then at boot ("Oops:
+# int3" in code being live-patched) on a loaded host; one thread for the
+# two vCPUs cost little here.
+tcg_thread=${UCX_HABANA_VM_TCG_THREAD:-single}
 # Loaded in the initramfs, with their dependencies (from modules.dep).
 initrd_modules=(9p 9pnet_virtio overlay)
 
@@ -159,7 +168,7 @@ link_headers() {
 
 # Modules for the initramfs in load order: dependencies first.
 module_order() {
-	local -A path=() done=()
+	local -A path=() seen=()
 	local line key
 	while IFS= read -r line; do
 		key=${line%%:*}
@@ -168,14 +177,14 @@ module_order() {
 	done <"$moddir/modules.dep"
 	add_module() {
 		local m=$1 deps d i
-		[ -n "${done[$m]:-}" ] && return 0
+		[ -n "${seen[$m]:-}" ] && return 0
 		[ -n "${path[$m]:-}" ] || die "module $m not in modules.dep"
 		read -ra deps <<<"${path[$m]#*:}"
 		for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
 			d=${deps[i]##*/}
 			add_module "${d%%.ko*}"
 		done
-		done[$m]=1
+		seen[$m]=1
 		echo "$m ${path[$m]%%:*}"
 	}
 	for line in "${initrd_modules[@]}"; do
@@ -186,7 +195,7 @@ module_order() {
 initrd_stamp() {
 	{
 		sha256sum /bin/busybox "$here/init.sh"
-		echo "$kver ${initrd_modules[*]}"
+		echo "$kver $kpkgver ${initrd_modules[*]}"
 	} | sha256sum | cut -c1-16
 }
 
@@ -195,7 +204,7 @@ build_initrd() {
 	want=$(initrd_stamp)
 	[ "$(cat "$kdir/initrd.stamp" 2>/dev/null)" = "$want" ] && return 0
 	st=$(mktemp -d "$kdir/initrd.XXXXXX")
-	mkdir -p "$st"/{bin,dev,proc,sys,modules,job}
+	mkdir -p "$st"/{bin,dev,proc,sys,modules}
 	cp /bin/busybox "$st/bin/busybox"
 	ln -s busybox "$st/bin/sh"
 	mknod -m 600 "$st/dev/console" c 5 1
@@ -252,15 +261,18 @@ show_job_output() {
 }
 
 boot() {
-	local append="console=ttyS0 panic=-1 quiet loglevel=3"
+	local append="console=ttyS0 panic=-1 quiet loglevel=3" extra=()
+	append+=" ${UCX_HABANA_VM_APPEND:-}"
+	read -ra extra <<<"${UCX_HABANA_VM_QEMU_OPTS:-}"
 	set +e
 	timeout -k 10 "$timeout" qemu-system-x86_64 \
-		-machine q35 -cpu "${UCX_HABANA_VM_CPU:-max}" -m "$mem" -smp 2 \
+		-machine q35 -accel "tcg,thread=$tcg_thread" \
+		-cpu "${UCX_HABANA_VM_CPU:-max}" -m "$mem" -smp 2 \
 		-nographic -no-reboot -nic none \
 		-kernel "$moddir/vmlinuz" -initrd "$work/initrd" \
 		-append "$append" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-		</dev/null 2>&1 | tee "$console" | show_job_output
+		"${extra[@]}" </dev/null 2>&1 | tee "$console" | show_job_output
 	qemu_rc=${PIPESTATUS[0]}
 	set -e
 }
@@ -268,7 +280,9 @@ boot() {
 vm_failed() {
 	log "error: $*"
 	log "console log: $console"
-	tail -n 15 "$console" | tr -d '\r' | sed 's/^/vm:   /' >&2
+	tail -n 15 "$console" | tr -d '\r' |
+		sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1b.//g' \
+			-e 's/^/vm:   /' >&2
 	exit 125
 }
 
@@ -282,7 +296,8 @@ result() {
 	grep -q 'Kernel panic' "$console" && vm_failed "kernel panic"
 	grep -q "UCX-HABANA-VM-FAIL-$nonce" "$console" &&
 		vm_failed "VM setup failed"
-	vm_failed "no exit marker on the console (qemu exit status $qemu_rc)"
+	vm_failed "no exit marker on the console (qemu exit status $qemu_rc;" \
+		"UCX_HABANA_VM_APPEND=loglevel=7 shows the boot messages)"
 }
 
 setup_logs() {
@@ -298,7 +313,6 @@ main() {
 	"$devroot_sh" ensure
 	droot=$(realpath "$("$devroot_sh" path)")
 	check_vm_path "$droot" "the dev root"
-	check_vm_path "$cache" "the cache"
 	kernel_version
 	kdir=$cache/$kver
 	mkdir -p "$kdir"
@@ -315,6 +329,15 @@ main() {
 	make_run_initrd
 	setup_logs
 	boot
+	# A VM that died before starting the job (e.g. a boot oops) is
+	# booted once more; the first console log is kept.
+	if ! grep -q "UCX-HABANA-VM-START-$nonce" "$console" &&
+	   [ "$qemu_rc" -ne 124 ] && [ "$qemu_rc" -ne 137 ]; then
+		log "the VM failed before the job started (log: $console);" \
+			"booting again"
+		setup_logs
+		boot
+	fi
 	result
 }
 
