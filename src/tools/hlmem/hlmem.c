@@ -32,14 +32,14 @@
 
 typedef struct {
     const char    *compute_fmt;
-    const char    *driver_fmt;  /* sysfs driver link, NULL: not checked */
+    const char    *sysfs_fmt;   /* sysfs device link, NULL: not checked */
     unsigned long info_cmd;
     unsigned long memory_cmd;
     unsigned long copy_cmd;
 } hlmem_abi_t;
 
 static const hlmem_abi_t hlmem_abis[] = {
-    {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device/driver",
+    {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device",
      DRM_IOCTL_HL_INFO, DRM_IOCTL_HL_MEMORY, HLSIM_IOCTL_DMA_COPY},
     {"/dev/hl%d", NULL,
      HLMEM_LEGACY_INFO, HLMEM_LEGACY_MEMORY, HLSIM_IOCTL_DMA_COPY_LEGACY}
@@ -83,21 +83,40 @@ static int hlmem_ioctl(int fd, unsigned long cmd, void *arg)
     return (ret < 0) ? -errno : 0;
 }
 
-static int hlmem_driver_is_habana(const char *link)
+/* Last component of a sysfs link, or "" */
+static void hlmem_link_name(const char *link, char *name, size_t max)
 {
     char target[PATH_MAX];
-    const char *name;
+    const char *base;
     ssize_t len;
 
-    len = readlink(link, target, sizeof(target) - 1);
+    name[0] = '\0';
+    len     = readlink(link, target, sizeof(target) - 1);
     if (len <= 0) {
-        return 0;
+        return;
     }
 
     target[len] = '\0';
-    name        = strrchr(target, '/');
-    name        = (name != NULL) ? name + 1 : target;
-    return !strcmp(name, "habanalabs") || !strcmp(name, "hlsim");
+    base        = strrchr(target, '/');
+    base        = (base != NULL) ? base + 1 : target;
+    if (strlen(base) < max) {
+        memcpy(name, base, strlen(base) + 1);
+    }
+}
+
+/* habanalabs devices, and hlsim's faux devices (which have no driver) */
+static int hlmem_device_is_habana(const char *device_link)
+{
+    char link[PATH_MAX + 8], name[NAME_MAX + 1];
+
+    snprintf(link, sizeof(link), "%.*s/driver", PATH_MAX - 1, device_link);
+    hlmem_link_name(link, name, sizeof(name));
+    if (!strcmp(name, "habanalabs") || !strcmp(name, "hlsim")) {
+        return 1;
+    }
+
+    hlmem_link_name(device_link, name, sizeof(name));
+    return !strncmp(name, "hlsim", 5);
 }
 
 static void hlmem_probe(const hlmem_abi_t *abi, int index)
@@ -111,9 +130,9 @@ static void hlmem_probe(const hlmem_abi_t *abi, int index)
         return;
     }
 
-    if (abi->driver_fmt != NULL) {
-        snprintf(link, sizeof(link), abi->driver_fmt, index);
-        if (!hlmem_driver_is_habana(link)) {
+    if (abi->sysfs_fmt != NULL) {
+        snprintf(link, sizeof(link), abi->sysfs_fmt, index);
+        if (!hlmem_device_is_habana(link)) {
             return;
         }
     }
@@ -472,7 +491,7 @@ int hlmem_export_dmabuf(const void *ptr, int *fd_p, size_t *offset_p)
     dev = &hlmem.devices[a->device];
     args.in.op    = HL_MEM_OP_EXPORT_DMABUF_FD;
     args.in.flags = O_RDWR | O_CLOEXEC;
-    if (dev->abi->driver_fmt == NULL) {
+    if (dev->abi->sysfs_fmt == NULL) {
         /* the old uapi exports by handle, the whole allocation */
         args.in.export_dmabuf_fd.addr = a->handle;
     } else {

@@ -9,6 +9,7 @@
 #include "habana_dev.h"
 
 #include <ucs/debug/log_def.h>
+#include <kernel/include/uapi/hlsim.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -62,9 +63,11 @@ static void uct_habana_dev_link_name(const char *path, char *name,
     }
 }
 
+/* hlsim registers faux devices, which have no driver of their own: they
+ * are recognized by their device name */
 static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
 {
-    char path[PATH_MAX], driver[64];
+    char path[PATH_MAX], driver[64], device[64];
     const char **known;
 
     uct_habana_dev_sysfs_path(dev, "driver", path, sizeof(path));
@@ -73,6 +76,12 @@ static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
         if (!strcmp(driver, *known)) {
             return 1;
         }
+    }
+
+    uct_habana_dev_sysfs_path(dev, NULL, path, sizeof(path));
+    uct_habana_dev_link_name(path, device, sizeof(device));
+    if (!strncmp(device, HLSIM_DRIVER_NAME, strlen(HLSIM_DRIVER_NAME))) {
+        return 1;
     }
 
     ucs_debug("habana: %s is driven by '%s', not a habanalabs device",
