@@ -103,10 +103,10 @@ protected:
         if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
             GTEST_SKIP() << "no device in this configuration";
         }
-        init_peer(&m_sender);
-        init_peer(&m_receiver);
-        connect(&m_sender, &m_receiver);
-        connect(&m_receiver, &m_sender);
+        ASSERT_NO_FATAL_FAILURE(init_peer(&m_sender));
+        ASSERT_NO_FATAL_FAILURE(init_peer(&m_receiver));
+        ASSERT_NO_FATAL_FAILURE(connect(&m_sender, &m_receiver));
+        ASSERT_NO_FATAL_FAILURE(connect(&m_receiver, &m_sender));
     }
 
     void TearDown() override
@@ -407,7 +407,7 @@ protected:
         ASSERT_TRUE(dev_buffer_alloc(0, m_len, &m_early));
         ASSERT_EQ(0, dev_copy_h2d(m_early, 0, pattern(m_len, 9).data(),
                                   m_len));
-        habana_ucp_device::SetUp();
+        ASSERT_NO_FATAL_FAILURE(habana_ucp_device::SetUp());
     }
 
     void TearDown() override

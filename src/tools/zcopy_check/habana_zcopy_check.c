@@ -29,10 +29,12 @@
 typedef struct {
     const char *cause;
     const char *fix;
+    const char *call;   /* the call that failed */
+    int        err;
 } verdict_t;
 
 /* Why the accelerator side failed to export */
-static verdict_t export_verdict(int err)
+static verdict_t export_verdict_cause(int err)
 {
     switch (err) {
     case ENOTTY:
@@ -55,7 +57,7 @@ static verdict_t export_verdict(int err)
 }
 
 /* Why the NIC side failed to import */
-static verdict_t import_verdict(int err)
+static verdict_t import_verdict_cause(int err)
 {
     switch (err) {
     case EOPNOTSUPP:
@@ -83,6 +85,24 @@ static verdict_t import_verdict(int err)
     }
 }
 
+static verdict_t export_verdict(int err)
+{
+    verdict_t verdict = export_verdict_cause(err);
+
+    verdict.call = "HL_MEM_OP_EXPORT_DMABUF_FD";
+    verdict.err  = err;
+    return verdict;
+}
+
+static verdict_t import_verdict(int err)
+{
+    verdict_t verdict = import_verdict_cause(err);
+
+    verdict.call = "ibv_reg_dmabuf_mr";
+    verdict.err  = err;
+    return verdict;
+}
+
 static void print_verdict(const char *acc, const char *nic, int ok,
                           verdict_t verdict)
 {
@@ -90,6 +110,8 @@ static void print_verdict(const char *acc, const char *nic, int ok,
         printf("%-10s <-> %-12s zero-copy: YES\n", acc, nic);
     } else {
         printf("%-10s <-> %-12s zero-copy: NO\n", acc, nic);
+        printf("    error: %s: %s (errno %d)\n", verdict.call,
+               strerror(verdict.err), verdict.err);
         printf("    cause: %s\n    fix:   %s\n", verdict.cause, verdict.fix);
     }
 }
