@@ -5,7 +5,9 @@
 #   Debian sid tree with UCX 1.23), builds the plugin and runs the main job:
 #   habana_demo on the embedded default device (the hl_double test double).
 # README command 2:  ./contrib/quickstart.sh check
-#   the same build, then every test (make check).
+#   the same build, then every test: make check (the host suite, on the
+#   hl_double device), checkpatch --strict on the kernel driver, and the VM
+#   suite (the hlsim driver in Debian's sid kernel under qemu, soft RoCE).
 #
 set -euo pipefail
 
@@ -36,6 +38,14 @@ build() {
 		make -j\$(nproc) test/double/libhl_double.la >/dev/null"
 }
 
+build_kernel() {
+	log "building the hlsim kernel module and its tests"
+	devroot sh -ec '
+		kdir=$(ls -d /usr/src/linux-headers-*-amd64 | sort -V | tail -1)
+		make -s -C kernel KDIR="$kdir" >/dev/null
+		make -s -C kernel tests >/dev/null'
+}
+
 main_job() {
 	log "main job: habana_demo on the hl_double device"
 	devroot sh -ec "
@@ -48,11 +58,54 @@ main_job() {
 		UCX_PLUGIN_PATH=\$PWD/.libs ./test/apps/habana_demo"
 }
 
-run_checks() {
-	log "running every test (make check)"
-	devroot sh -ec "cd $build && make -j\$(nproc) check ||
+# "N passed, N failed" of a suite's output, added to the totals
+total_passed=0
+total_failed=0
+count() {
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	total_passed=$((total_passed + $(echo "$line" | cut -d' ' -f1)))
+	total_failed=$((total_failed + $(echo "$line" | cut -d' ' -f3)))
+}
+
+run_suite() {
+	local name=$1 log
+	shift
+	log=$(mktemp)
+	log "$name"
+	if "$@" 2>&1 | tee "$log"; then
+		count "$log"
+	else
+		count "$log"
+		grep -qE '^[0-9]+ passed, [0-9]+ failed' "$log" ||
+			total_failed=$((total_failed + 1))
+	fi
+	rm -f "$log"
+}
+
+host_suite() {
+	devroot sh -ec "cd $build && make -j\$(nproc) check >/dev/null ||
 		{ cat test/run-tests.sh.log; exit 1; }
-		cat test/run-tests.sh.log | grep -E '^(PASS|FAIL):|passed, '"
+		grep -E '^(PASS|FAIL|SKIP):|passed, ' test/run-tests.sh.log"
+}
+
+checkpatch() {
+	if "$top/kernel/checkpatch.sh"; then
+		echo "1 passed, 0 failed"
+	else
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+
+vm_suite() { "$top/contrib/vm/run.sh" --timeout 1800 "$top/test/vm/suite.sh"; }
+
+run_checks() {
+	run_suite "host suite (make check, hl_double device)" host_suite
+	run_suite "checkpatch --strict on kernel/" checkpatch
+	run_suite "VM suite (hlsim driver, sid kernel in qemu)" vm_suite
+	echo "total: $total_passed passed, $total_failed failed"
+	[ "$total_failed" -eq 0 ]
 }
 
 install_host_tools
@@ -60,6 +113,6 @@ install_host_tools
 build
 case "${1:-}" in
 "")    main_job ;;
-check) run_checks ;;
+check) build_kernel; run_checks ;;
 *)     echo "usage: $0 [check]" >&2; exit 2 ;;
 esac
