@@ -90,6 +90,9 @@ zcopy_check_on_rxe() {
 	grep -q "the NIC driver cannot import dma-bufs" /tmp/zcopy.out
 }
 
+# figures, side by side: DMA copy vs memcpy, exports per second
+driver_figures() { "$top/kernel/tests/hlsim_bench" 64 1; }
+
 unload_hlsim_clean_log() {
 	rmmod hlsim || return 1
 	! dmesg | grep -E "BUG|WARNING|Oops|refcount_t|general protection"
@@ -102,6 +105,7 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 	check "gtest against hlsim" gtest_on_hlsim
 	check "gtest UCP tcp,habana against hlsim" gtest_ucp_on_hlsim
 	check "habana_zcopy_check on soft RoCE" zcopy_check_on_rxe
+	check "hlsim figures (copy vs memcpy, exports/s)" driver_figures
 	check "hlsim unloads, kernel log clean" unload_hlsim_clean_log
 fi
 
