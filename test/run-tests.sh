@@ -106,5 +106,43 @@ check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
 check "habana_demo: dma-buf export and verified transfers" demo_moves_and_exports
 check "other UCX version: plugin refuses to register" version_mismatch_refused
 
+# ucx_perftest with device memory (libucx_perftest_habana): server and
+# client on loopback, tag_bw -m gaudi,gaudi over tcp,habana
+perftest_gaudi() {
+	local port=$((30000 + $$ % 20000)) server rc log=$builddir/perftest-gaudi.log
+	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=tcp,habana \
+		timeout 20 ucx_perftest -p "$port" >"$log.server" 2>&1 &
+	server=$!
+	sleep 0.3
+	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=tcp,habana \
+		timeout 15 ucx_perftest localhost -p "$port" -t tag_bw \
+		-m gaudi,gaudi -s 65536 -n 200 -w 10 -f >"$log" 2>&1
+	rc=$?
+	wait "$server" || rc=1
+	[ "$rc" -eq 0 ] && grep -q "gaudi" "$log.server" &&
+		! grep -q "ERROR" "$log" "$log.server" ||
+		{ cat "$log" "$log.server"; return 1; }
+}
+check "ucx_perftest -t tag_bw -m gaudi,gaudi over tcp,habana" perftest_gaudi
+
+# MPI on device buffers: Open MPI + pml ucx, 2 ranks, sm and tcp staged
+# through habana, data verified, refusals (test/mpi/run.sh -q, ~30 s)
+mpi_device_buffers() {
+	"$srcdir/test/mpi/run.sh" -q "$builddir" >"$builddir/mpi-tests.log" 2>&1 ||
+		{ cat "$builddir/mpi-tests.log"; return 1; }
+}
+if [ -x "$builddir/test/mpi/hlmpi_test" ]; then
+	check "MPI on device buffers (test/mpi/run.sh -q)" mpi_device_buffers
+else
+	echo "SKIP: MPI on device buffers (no MPI found by configure)"
+fi
+
+# The VM suite boots qemu on the host; inside the development root (where
+# make check runs) there is no qemu
+if [ -z "${UCX_HABANA_VM:-}" ] && ! command -v qemu-system-x86_64 >/dev/null; then
+	echo "SKIP: VM suite: no qemu here (the development root);" \
+	     "./contrib/quickstart.sh check runs it on the host"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 static const size_t PAGE = 64 * 1024;
+/* the double's device page is 64 KiB, hlsim's 4 KiB */
+static const size_t PAGE_ROUND = 4096;
 
 /* dma-bufs are files: one export, one inode (the kernel's and the
  * double's exporters alike) */
@@ -136,4 +138,43 @@ TEST_F(habana_ucm, unknown_pointer_in_device_range_is_still_detected)
     ASSERT_EQ(UCS_OK, uct_md_detect_memory_type(
                               m_md, (void*)0x1500000000000000ull, 64, &type));
     EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, type);
+}
+
+/* What UCP_MEM_MAP_ALLOCATE (ucx_perftest -m gaudi) uses: the MD allocates
+ * device memory; its own ioctls are tracked like the application's */
+TEST_F(habana_ucm, md_allocates_device_memory)
+{
+    uct_mem_alloc_params_t params = {};
+    uct_alloc_method_t method     = UCT_ALLOC_METHOD_MD;
+    uct_allocated_memory_t mem;
+    ucs_memory_type_t type;
+    ucs_status_t status;
+
+    params.field_mask = UCT_MEM_ALLOC_PARAM_FIELD_FLAGS |
+                        UCT_MEM_ALLOC_PARAM_FIELD_MEM_TYPE |
+                        UCT_MEM_ALLOC_PARAM_FIELD_MDS |
+                        UCT_MEM_ALLOC_PARAM_FIELD_NAME;
+    params.flags      = UCT_MD_MEM_ACCESS_ALL;
+    params.mem_type   = UCS_MEMORY_TYPE_GAUDI;
+    params.mds.mds    = &m_md;
+    params.mds.count  = 1;
+    params.name       = "gtest";
+    ASSERT_EQ(UCS_OK, uct_mem_alloc(100000, &method, 1, &params, &mem));
+    EXPECT_EQ(m_md, mem.md);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, mem.mem_type);
+    EXPECT_GE(mem.length, 100000u);
+    EXPECT_EQ(0u, mem.length % PAGE_ROUND);
+
+    ASSERT_EQ(UCS_OK, uct_md_detect_memory_type(m_md, mem.address, 8, &type));
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, type);
+    uct_md_mem_attr_t a = query((char*)mem.address + 4096, 16, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(mem.address, a.base_address);
+    EXPECT_EQ(mem.length, a.alloc_length);
+    EXPECT_EQ(4096u, a.dmabuf_offset);
+    ASSERT_GE(a.dmabuf_fd, 0);
+    close(a.dmabuf_fd);
+
+    /* the cached export must not block the free */
+    EXPECT_EQ(UCS_OK, uct_mem_free(&mem));
 }

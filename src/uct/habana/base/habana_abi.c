@@ -214,3 +214,70 @@ ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
 
     return UCS_OK;
 }
+
+ucs_status_t uct_habana_abi_alloc(const uct_habana_abi_t *abi, int fd,
+                                  int legacy_numbers, size_t length,
+                                  uct_habana_mapping_t *mapping)
+{
+    unsigned long cmd = uct_habana_abi_memory_cmd(abi, legacy_numbers);
+    union hl_mem_args args;
+    ucs_status_t status;
+    uint64_t handle;
+
+    memset(&args, 0, sizeof(args));
+    args.in.op             = HL_MEM_OP_ALLOC;
+    args.in.alloc.mem_size = length;
+    if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        ucs_error("habana: HL_MEM_OP_ALLOC of %zu bytes (%s uapi) failed: %m",
+                  length, abi->name);
+        return (errno == ENOMEM) ? UCS_ERR_NO_MEMORY : UCS_ERR_IO_ERROR;
+    }
+
+    handle = args.out.handle;
+    memset(&args, 0, sizeof(args));
+    args.in.op                = HL_MEM_OP_MAP;
+    args.in.map_device.handle = handle;
+    if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        ucs_error("habana: HL_MEM_OP_MAP of handle %" PRIu64 " (%s uapi) "
+                  "failed: %m", handle, abi->name);
+        status = (errno == ENOMEM) ? UCS_ERR_NO_MEMORY : UCS_ERR_IO_ERROR;
+        memset(&args, 0, sizeof(args));
+        args.in.op          = HL_MEM_OP_FREE;
+        args.in.free.handle = handle;
+        uct_habana_abi_ioctl(fd, cmd, &args);
+        return status;
+    }
+
+    mapping->va     = args.out.device_virt_addr;
+    mapping->size   = length;
+    mapping->handle = handle;
+    return UCS_OK;
+}
+
+ucs_status_t uct_habana_abi_free(const uct_habana_abi_t *abi, int fd,
+                                 int legacy_numbers,
+                                 const uct_habana_mapping_t *mapping)
+{
+    unsigned long cmd = uct_habana_abi_memory_cmd(abi, legacy_numbers);
+    union hl_mem_args args;
+
+    memset(&args, 0, sizeof(args));
+    args.in.op                     = HL_MEM_OP_UNMAP;
+    args.in.unmap.device_virt_addr = mapping->va;
+    if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        ucs_error("habana: HL_MEM_OP_UNMAP of 0x%" PRIx64 " (%s uapi) "
+                  "failed: %m", mapping->va, abi->name);
+        return UCS_ERR_IO_ERROR;
+    }
+
+    memset(&args, 0, sizeof(args));
+    args.in.op          = HL_MEM_OP_FREE;
+    args.in.free.handle = mapping->handle;
+    if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        ucs_error("habana: HL_MEM_OP_FREE of handle %" PRIu64 " (%s uapi) "
+                  "failed: %m", mapping->handle, abi->name);
+        return UCS_ERR_IO_ERROR;
+    }
+
+    return UCS_OK;
+}

@@ -71,4 +71,15 @@ ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
                                  const void *src, size_t length,
                                  uct_habana_copy_dir_t dir);
 
+/* Allocate @length bytes of device memory (a multiple of the DRAM page
+ * size) and map them; frees the handle again if the mapping fails */
+ucs_status_t uct_habana_abi_alloc(const uct_habana_abi_t *abi, int fd,
+                                  int legacy_numbers, size_t length,
+                                  uct_habana_mapping_t *mapping);
+
+/* Unmap and free memory from uct_habana_abi_alloc() */
+ucs_status_t uct_habana_abi_free(const uct_habana_abi_t *abi, int fd,
+                                 int legacy_numbers,
+                                 const uct_habana_mapping_t *mapping);
+
 #endif

@@ -9,6 +9,7 @@
 #include "habana_copy_md.h"
 
 #include <src/uct/habana/base/habana_mem.h>
+#include <ucs/sys/math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,9 @@ static ucs_status_t uct_habana_md_query(uct_md_h tl_md, uct_md_attr_v2_t *attr)
     uint64_t host         = UCS_BIT(UCS_MEMORY_TYPE_HOST);
 
     uct_md_base_md_query(attr);
-    attr->flags            = UCT_MD_FLAG_REG;
+    attr->flags            = UCT_MD_FLAG_REG | UCT_MD_FLAG_ALLOC;
+    attr->alloc_mem_types  = gaudi;
+    attr->max_alloc        = md->devs.dev[0].hw.dram_size;
     attr->reg_mem_types    = host | gaudi;
     attr->access_mem_types = host | gaudi;
     attr->detect_mem_types = gaudi;
@@ -146,6 +149,99 @@ static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
     return UCS_OK;
 }
 
+/* Device memory that the MD allocated (UCP_MEM_MAP_ALLOCATE of GAUDI) */
+typedef struct uct_habana_md_alloc {
+    uct_habana_dev_t     *dev;
+    uct_habana_mapping_t mapping;
+} uct_habana_md_alloc_t;
+
+static uct_habana_dev_t *uct_habana_md_alloc_dev(uct_habana_md_t *md,
+                                                 ucs_sys_device_t sys_dev)
+{
+    unsigned i;
+
+    for (i = 0; i < md->devs.count; ++i) {
+        if (md->devs.dev[i].sys_dev == sys_dev) {
+            return &md->devs.dev[i];
+        }
+    }
+
+    return &md->devs.dev[0];
+}
+
+static ucs_status_t
+uct_habana_md_mem_alloc(uct_md_h tl_md, size_t *length_p, void **address_p,
+                        ucs_memory_type_t mem_type, ucs_sys_device_t sys_dev,
+                        unsigned flags, const char *alloc_name,
+                        uct_mem_h *memh_p)
+{
+    uct_habana_md_t *md = ucs_derived_of(tl_md, uct_habana_md_t);
+    uct_habana_md_alloc_t *alloc;
+    uct_habana_dev_t *dev;
+    ucs_status_t status;
+    size_t page_size, length;
+    int fd;
+
+    if ((mem_type != UCS_MEMORY_TYPE_GAUDI) ||
+        (flags & UCT_MD_MEM_FLAG_FIXED)) {
+        return UCS_ERR_UNSUPPORTED;
+    }
+
+    dev    = uct_habana_md_alloc_dev(md, sys_dev);
+    status = uct_habana_dev_compute_fd(dev, &fd);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    alloc = calloc(1, sizeof(*alloc));
+    if (alloc == NULL) {
+        ucs_error("habana: failed to allocate a memory handle for %s",
+                  alloc_name);
+        return UCS_ERR_NO_MEMORY;
+    }
+
+    /* The driver rounds up to its page size (not always a power of 2) */
+    page_size = (dev->hw.dram_page_size != 0) ? dev->hw.dram_page_size :
+                                                4096;
+    length    = ((ucs_max(*length_p, 1) + page_size - 1) / page_size) *
+                page_size;
+    status    = uct_habana_abi_alloc(dev->abi, fd, dev->legacy_numbers,
+                                     length, &alloc->mapping);
+    if (status != UCS_OK) {
+        free(alloc);
+        return status;
+    }
+
+    alloc->dev = dev;
+    *length_p  = alloc->mapping.size;
+    *address_p = (void*)(uintptr_t)alloc->mapping.va;
+    *memh_p    = alloc;
+    ucs_debug("habana: allocated %zu bytes at %p on %s for %s", *length_p,
+              *address_p, dev->name, alloc_name);
+    return UCS_OK;
+}
+
+static ucs_status_t uct_habana_md_mem_free(uct_md_h tl_md, uct_mem_h memh)
+{
+    uct_habana_md_alloc_t *alloc = memh;
+    ucs_status_t status;
+    int fd;
+
+    /* The driver refuses to unmap memory with a live dma-buf */
+    uct_habana_mem_forget((void*)(uintptr_t)alloc->mapping.va,
+                          alloc->mapping.size);
+
+    status = uct_habana_dev_compute_fd(alloc->dev, &fd);
+    if (status == UCS_OK) {
+        status = uct_habana_abi_free(alloc->dev->abi, fd,
+                                     alloc->dev->legacy_numbers,
+                                     &alloc->mapping);
+    }
+
+    free(alloc);
+    return status;
+}
+
 static void uct_habana_md_close(uct_md_h tl_md)
 {
     uct_habana_md_t *md = ucs_derived_of(tl_md, uct_habana_md_t);
@@ -158,8 +254,8 @@ static void uct_habana_md_close(uct_md_h tl_md)
 static uct_md_ops_t uct_habana_md_ops = {
     .close              = uct_habana_md_close,
     .query              = uct_habana_md_query,
-    .mem_alloc          = (void*)ucs_empty_function_return_unsupported,
-    .mem_free           = (void*)ucs_empty_function_return_unsupported,
+    .mem_alloc          = uct_habana_md_mem_alloc,
+    .mem_free           = uct_habana_md_mem_free,
     .mem_advise         = (void*)ucs_empty_function_return_unsupported,
     .mem_reg            = uct_md_dummy_mem_reg,
     .mem_dereg          = uct_md_dummy_mem_dereg,

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+#
+# MPI tests on Habana device buffers: hlmpi_test under `mpirun -np 2` with
+# Open MPI's pml ucx, the habana plugin and the hl_double device (each rank
+# preloads the double and gets its own emulated device), over
+# UCX_TLS=self,sm,habana and self,tcp,habana.  Data are verified by the
+# program; refusals (reductions, alltoall, allgather not in place on device
+# memory) must be clean exits with a message, never a crash.  Ends with
+# "N passed, N failed".
+#
+#   test/mpi/run.sh [-q] [BUILD_DIR]     (default BUILD_DIR: ./build)
+#
+# -q runs a smaller set (make check).  Outside a root with UCX >= 1.23 the
+# script re-runs itself in the project's development root.  HLMPI_VERBOSE=1
+# prints every table; logs are in BUILD_DIR/test/mpi/logs.
+#
+set -u
+
+srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+quick=0
+if [ "${1:-}" = "-q" ]; then
+	quick=1
+	shift
+fi
+builddir=$(cd "${1:-${top_builddir:-$srcdir/build}}" && pwd) || exit 1
+
+if ! ucx_info -v 2>/dev/null | grep -q "^# Library version: 1\.\(2[3-9]\|[3-9][0-9]\)\."; then
+	[ -z "${HLMPI_IN_DEVROOT:-}" ] ||
+		{ echo "run.sh: no UCX >= 1.23 here" >&2; exit 1; }
+	args=()
+	[ "$quick" -eq 1 ] && args+=(-q)
+	exec "$srcdir/contrib/devroot.sh" run env HLMPI_IN_DEVROOT=1 \
+		HLMPI_VERBOSE="${HLMPI_VERBOSE:-}" "$0" "${args[@]}" "$builddir"
+fi
+
+prog=$builddir/test/mpi/hlmpi_test
+double=$builddir/test/double/.libs/libhl_double.so
+plugin_dir=$builddir/.libs
+logdir=$builddir/test/mpi/logs
+for f in "$prog" "$double" "$plugin_dir/libuct_habana.so.0"; do
+	[ -e "$f" ] || { echo "run.sh: $f is missing (make; make check TESTS=)" >&2; exit 1; }
+done
+mkdir -p "$logdir"
+
+# small sizes and counts: the point is correctness and the path taken
+sizes="-m 1:262144 -i 10 -x 2 -r 1"
+passed=0
+failed=0
+
+# hlmpi TLS [mpirun options ...] -- ARGS...: run hlmpi_test on 2 ranks
+hlmpi() {
+	local tls=$1 opts=()
+	shift
+	while [ "$1" != "--" ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+		timeout 120 mpirun -np 2 --map-by :OVERSUBSCRIBE --mca pml ucx \
+		--mca pml_ucx_tls any --mca pml_ucx_devices any \
+		-x LD_PRELOAD="$double" -x UCX_PLUGIN_PATH="$plugin_dir" \
+		-x UCX_TLS="self,$tls" -x UCX_WARN_UNUSED_ENV_VARS=n \
+		"${opts[@]}" "$prog" "$@"
+}
+
+# check NAME EXPECTED_RC GREP_PATTERN TLS [mpirun opts] -- ARGS...
+check() {
+	local name=$1 want=$2 pattern=$3 log rc ok=1
+	shift 3
+	log=$logdir/$(tr -c 'A-Za-z0-9_.,-' '_' <<<"$name").log
+	hlmpi "$@" >"$log" 2>&1
+	rc=$?
+	[ "$rc" -eq "$want" ] || ok=0
+	if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$log"; then
+		ok=0
+	fi
+	# never a crash, and every verified row passed (unless a Fail is wanted)
+	grep -q "Segmentation fault\|signal 11" "$log" && ok=0
+	if [ "$want" -eq 0 ] && grep -q " Fail$" "$log"; then
+		ok=0
+	fi
+	if [ "$ok" -eq 1 ]; then
+		echo "PASS: $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $name (exit $rc, wanted $want; log $log)"
+		tail -n 30 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+	if [ -n "${HLMPI_VERBOSE:-}" ]; then
+		grep -v '^\[' "$log"
+	fi
+}
+
+# UCX_PROTO_INFO=y prints UCP's protocol selection per memory type: for
+# device buffers ("from gaudi/habana0") the rendezvous goes through the
+# habana copy transport and host fragments ("habana, ... write to remote,
+# frag host, habana, frag host"): the path taken is checked on bw D D
+staged_rndv="rendezvous habana, .* write to remote, frag host, habana, frag host"
+
+for tls in sm,habana tcp,habana; do
+	t="UCX_TLS=self,$tls"
+	check "bw D D $t, staged through habana (UCX_PROTO_INFO)" 0 \
+		"$staged_rndv" "$tls" -x UCX_PROTO_INFO=y -- bw -d habana $sizes D D
+	check "latency D D $t" 0 "Pass" "$tls" -- latency -d habana $sizes D D
+	check "bcast D $t" 0 "Pass" "$tls" -- bcast -d habana $sizes
+	check "allgather D in place $t" 0 "Pass" "$tls" -- \
+		allgather -I -d habana $sizes
+	check "allreduce D staged $t" 0 "Pass" "$tls" -- \
+		allreduce -S -d habana $sizes
+	[ "$quick" -eq 1 ] && continue
+	check "bibw D H $t" 0 "Pass" "$tls" -- bibw -d habana $sizes D H
+	check "alltoall D staged $t" 0 "Pass" "$tls" -- \
+		alltoall -S -d habana $sizes
+	check "bw H H $t" 0 "Pass" "$tls" -- bw -d host $sizes H H
+	check "latency H D $t" 0 "Pass" "$tls" -- latency -d habana $sizes H D
+	check "allgather D staged $t" 0 "Pass" "$tls" -- \
+		allgather -S -d habana $sizes
+	check "reduce D staged $t" 0 "Pass" "$tls" -- reduce -S -d habana $sizes
+	check "alltoall H $t" 0 "Pass" "$tls" -- alltoall -d host $sizes
+	check "allreduce H $t" 0 "Pass" "$tls" -- allreduce -d host $sizes
+done
+
+# Refusals on device memory: exit 3, a message, no SIGSEGV
+tls=sm,habana
+check "allreduce D refused" 3 "refused: MPI_Allreduce on Habana device memory" \
+	"$tls" -- allreduce -d habana $sizes
+if [ "$quick" -eq 0 ]; then
+	check "alltoall D refused" 3 "refused: MPI_Alltoall on Habana device memory" \
+		"$tls" -- alltoall -d habana $sizes
+	check "reduce D refused" 3 "refused: MPI_Reduce on Habana device memory" \
+		"$tls" -- reduce -d habana $sizes
+	check "allgather D (not in place) refused" 3 \
+		"refused: MPI_Allgather on Habana device memory" \
+		"$tls" -- allgather -d habana $sizes
+fi
+
+# A corrupted byte is reported and fails the run
+check "corruption detected" 1 "MISMATCH" "$tls" \
+	-x HLMPI_TEST_CORRUPT=1 -- bw -d habana -m 4096:4096 -i 2 -x 0 -r 0 D D
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
