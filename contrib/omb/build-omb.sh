@@ -16,9 +16,9 @@
 # BUILD_DIR default ./build).  CC=mpicc unless MPICC is set.
 #
 # Run it where mpicc and libhlmem's dependencies are, e.g. in the dev root:
-#   contrib/devroot.sh run contrib/omb/build-omb.sh /work/omb-build/osu-micro-benchmarks-7.5-1
+#   contrib/devroot.sh run contrib/omb/build-omb.sh /opt/omb-build/osu-micro-benchmarks-7.5-1
 # (the dev root sees only this work tree and its own file system: put the
-# OMB tree under the root, e.g. "$(contrib/devroot.sh path)/work/omb-build").
+# OMB tree under the root, e.g. "$(contrib/devroot.sh path)/opt/omb-build").
 #
 set -euo pipefail
 
