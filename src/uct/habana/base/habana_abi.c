@@ -207,8 +207,13 @@ ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
                                          abi->copy_cmd;
 
     if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
-        ucs_error("habana: DMA copy %p <- %p (%zu bytes, dir %d) failed: %m",
-                  dst, src, length, dir);
+        /* A real habanalabs driver has no such ioctl: DRM answers EINVAL
+         * for unknown driver commands, older kernels ENOTTY */
+        ucs_error("habana: DMA copy %p <- %p (%zu bytes, dir %d) failed: %m%s",
+                  dst, src, length, dir,
+                  ((errno == ENOTTY) || (errno == EINVAL)) ?
+                  " (the driver may lack the hlsim DMA-copy extension that "
+                  "the habana transport uses; see README)" : "");
         return (errno == ENOTTY) ? UCS_ERR_UNSUPPORTED : UCS_ERR_IO_ERROR;
     }
 
