@@ -144,7 +144,7 @@ int hlsim_legacy_add(struct hlsim_device *hdev);
 void hlsim_legacy_del(struct hlsim_device *hdev);
 
 /* hlsim_drv.c: single compute open per device, shared by both generations */
-int hlsim_compute_get(struct hlsim_device *hdev);
-void hlsim_compute_put(struct hlsim_device *hdev);
+struct hlsim_ctx *hlsim_compute_open(struct hlsim_device *hdev);
+void hlsim_compute_close(struct hlsim_ctx *ctx);
 
 #endif /* HLSIM_H */

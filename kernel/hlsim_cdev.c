@@ -169,28 +169,17 @@ static int hlsim_legacy_open(struct inode *inode, struct file *filp)
 {
 	struct hlsim_device *hdev = container_of(filp->private_data,
 						 struct hlsim_device, legacy);
-	struct hlsim_ctx *ctx;
-	int ret;
+	struct hlsim_ctx *ctx = hlsim_compute_open(hdev);
 
-	ret = hlsim_compute_get(hdev);
-	if (ret)
-		return ret;
-	ctx = hlsim_ctx_create(hdev);
-	if (!ctx) {
-		hlsim_compute_put(hdev);
-		return -ENOMEM;
-	}
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 	filp->private_data = ctx;
 	return nonseekable_open(inode, filp);
 }
 
 static int hlsim_legacy_release(struct inode *inode, struct file *filp)
 {
-	struct hlsim_ctx *ctx = filp->private_data;
-	struct hlsim_device *hdev = ctx->hdev;
-
-	hlsim_ctx_destroy(ctx);
-	hlsim_compute_put(hdev);
+	hlsim_compute_close(filp->private_data);
 	return 0;
 }
 

@@ -37,7 +37,7 @@ static struct hlsim_device *to_hlsim(struct drm_device *drm)
 	return container_of(drm, struct hlsim_device, drm);
 }
 
-int hlsim_compute_get(struct hlsim_device *hdev)
+static int hlsim_compute_get(struct hlsim_device *hdev)
 {
 	int ret = 0;
 
@@ -50,36 +50,52 @@ int hlsim_compute_get(struct hlsim_device *hdev)
 	return ret;
 }
 
-void hlsim_compute_put(struct hlsim_device *hdev)
+static void hlsim_compute_put(struct hlsim_device *hdev)
 {
 	mutex_lock(&hdev->open_lock);
 	hdev->compute_open = false;
 	mutex_unlock(&hdev->open_lock);
 }
 
-static int hlsim_drm_open(struct drm_device *drm, struct drm_file *file)
+/* Take the device's single compute open, with a fresh context for it */
+struct hlsim_ctx *hlsim_compute_open(struct hlsim_device *hdev)
 {
-	struct hlsim_device *hdev = to_hlsim(drm);
 	struct hlsim_ctx *ctx;
 	int ret;
 
 	ret = hlsim_compute_get(hdev);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 	ctx = hlsim_ctx_create(hdev);
 	if (!ctx) {
 		hlsim_compute_put(hdev);
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
+	return ctx;
+}
+
+void hlsim_compute_close(struct hlsim_ctx *ctx)
+{
+	struct hlsim_device *hdev = ctx->hdev;
+
+	hlsim_ctx_destroy(ctx);
+	hlsim_compute_put(hdev);
+}
+
+static int hlsim_drm_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct hlsim_ctx *ctx = hlsim_compute_open(to_hlsim(drm));
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 	file->driver_priv = ctx;
 	return 0;
 }
 
 static void hlsim_drm_postclose(struct drm_device *drm, struct drm_file *file)
 {
-	hlsim_ctx_destroy(file->driver_priv);
+	hlsim_compute_close(file->driver_priv);
 	file->driver_priv = NULL;
-	hlsim_compute_put(to_hlsim(drm));
 }
 
 static int hlsim_ioctl_info(struct drm_device *drm, void *data,

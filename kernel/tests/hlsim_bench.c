@@ -11,22 +11,32 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/types.h>
 #include <drm/habanalabs_accel.h>
 #include "../include/uapi/hlsim.h"
+
+struct bench {
+	int fd;
+	__u64 va;
+	__u64 size;
+	char *host_src;
+	char *host_dst;
+};
+
+typedef int (*bench_op_t)(struct bench *b);
 
 static double now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int mem_ioctl(int fd, union hl_mem_args *args)
@@ -34,10 +44,10 @@ static int mem_ioctl(int fd, union hl_mem_args *args)
 	return ioctl(fd, DRM_IOCTL_HL_MEMORY, args);
 }
 
-static uint64_t device_alloc(int fd, uint64_t size)
+static __u64 device_alloc(int fd, __u64 size)
 {
 	union hl_mem_args args;
-	uint64_t handle;
+	__u64 handle;
 
 	memset(&args, 0, sizeof(args));
 	args.in.op = HL_MEM_OP_ALLOC;
@@ -53,90 +63,114 @@ static uint64_t device_alloc(int fd, uint64_t size)
 	return args.out.device_virt_addr;
 }
 
-/* Export the mapping at @va and drop the dma-buf again */
-static int export_once(int fd, uint64_t va, uint64_t size)
+static int dma(struct bench *b, __u64 dst, __u64 src, int dir)
+{
+	struct hlsim_dma_copy copy = {
+		.dst = dst, .src = src, .size = b->size, .dir = dir
+	};
+
+	return ioctl(b->fd, HLSIM_IOCTL_DMA_COPY, &copy);
+}
+
+static int op_memcpy(struct bench *b)
+{
+	memcpy(b->host_dst, b->host_src, b->size);
+	return 0;
+}
+
+static int op_h2d(struct bench *b)
+{
+	return dma(b, b->va, (__u64)(unsigned long)b->host_src,
+		   HLSIM_COPY_HOST_TO_DEVICE);
+}
+
+static int op_d2h(struct bench *b)
+{
+	return dma(b, (__u64)(unsigned long)b->host_dst, b->va,
+		   HLSIM_COPY_DEVICE_TO_HOST);
+}
+
+/* Export the whole mapping and drop the dma-buf again */
+static int op_export(struct bench *b)
 {
 	union hl_mem_args args;
 
 	memset(&args, 0, sizeof(args));
 	args.in.op = HL_MEM_OP_EXPORT_DMABUF_FD;
 	args.in.flags = O_RDWR | O_CLOEXEC;
-	args.in.export_dmabuf_fd.addr = va;
-	args.in.export_dmabuf_fd.mem_size = size;
-	if (mem_ioctl(fd, &args))
+	args.in.export_dmabuf_fd.addr = b->va;
+	args.in.export_dmabuf_fd.mem_size = b->size;
+	if (mem_ioctl(b->fd, &args))
 		return -1;
 	return close(args.out.fd);
 }
 
-static int dma(int fd, uint64_t dst, uint64_t src, uint64_t size, int dir)
+/* Operations per second of @op, repeated for at least @seconds */
+static double rate(struct bench *b, bench_op_t op, double seconds)
 {
-	struct hlsim_dma_copy copy = {
-		.dst = dst, .src = src, .size = size, .dir = dir
-	};
+	double start = now(), elapsed;
+	unsigned long n = 0;
 
-	return ioctl(fd, HLSIM_IOCTL_DMA_COPY, &copy);
+	do {
+		if (op(b)) {
+			fprintf(stderr, "hlsim_bench: %s\n", strerror(errno));
+			return -1;
+		}
+		++n;
+		elapsed = now() - start;
+	} while (elapsed < seconds);
+
+	return n / elapsed;
 }
 
-/* Bytes per second of @op, repeated for at least @seconds */
-#define RATE(_seconds, _bytes, _op) ({					\
-	double _start = now(), _elapsed;				\
-	unsigned long _n = 0;						\
-	do {								\
-		if (_op)						\
-			goto fail;					\
-		++_n;							\
-		_elapsed = now() - _start;				\
-	} while (_elapsed < (_seconds));				\
-	(_bytes) * _n / _elapsed;					\
-})
+static int setup(struct bench *b, __u64 size)
+{
+	b->size = size;
+	b->fd = open("/dev/accel/accel0", O_RDWR | O_CLOEXEC);
+	b->host_src = malloc(size);
+	b->host_dst = malloc(size);
+	if (b->fd < 0 || !b->host_src || !b->host_dst) {
+		perror("hlsim_bench: open /dev/accel/accel0 or buffers");
+		return -1;
+	}
+	memset(b->host_src, 0x5a, size);
+	memset(b->host_dst, 0, size);
+	b->va = device_alloc(b->fd, size);
+	if (!b->va) {
+		perror("hlsim_bench: device allocation");
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	uint64_t size = (argc > 1 ? strtoull(argv[1], NULL, 0) : 64) << 20;
+	__u64 mb = argc > 1 ? strtoull(argv[1], NULL, 0) : 64;
 	double seconds = argc > 2 ? atof(argv[2]) : 1.0;
-	double memcpy_bw, h2d_bw, d2h_bw, exports;
-	char *src, *dst;
-	uint64_t va;
-	int fd;
+	double copy, h2d, d2h, exports;
+	struct bench b;
 
-	fd = open("/dev/accel/accel0", O_RDWR | O_CLOEXEC);
-	src = malloc(size);
-	dst = malloc(size);
-	if (fd < 0 || !src || !dst) {
-		perror("hlsim_bench: setup");
+	if (setup(&b, mb << 20))
 		return 1;
-	}
-	memset(src, 0x5a, size);
-	memset(dst, 0, size);
-	va = device_alloc(fd, size);
-	if (!va) {
-		perror("hlsim_bench: device allocation");
+
+	copy = rate(&b, op_memcpy, seconds) * b.size;
+	h2d = rate(&b, op_h2d, seconds) * b.size;
+	d2h = rate(&b, op_d2h, seconds) * b.size;
+	exports = rate(&b, op_export, seconds);
+	if (copy < 0 || h2d < 0 || d2h < 0 || exports < 0)
 		return 1;
-	}
 
-	memcpy_bw = RATE(seconds, size, (memcpy(dst, src, size), 0));
-	h2d_bw = RATE(seconds, size,
-		      dma(fd, va, (uintptr_t)src, size,
-			  HLSIM_COPY_HOST_TO_DEVICE));
-	d2h_bw = RATE(seconds, size,
-		      dma(fd, (uintptr_t)dst, va, size,
-			  HLSIM_COPY_DEVICE_TO_HOST));
-
-	exports = RATE(seconds, 1.0, export_once(fd, va, size));
-
-	printf("hlsim_bench: %lu MiB buffers\n", (unsigned long)(size >> 20));
-	printf("  memcpy host->host      %9.1f MB/s\n", memcpy_bw / 1e6);
+	printf("hlsim_bench: %llu MiB buffers\n", (unsigned long long)mb);
+	printf("  memcpy host->host      %9.1f MB/s\n", copy / 1e6);
 	printf("  DMA copy host->device  %9.1f MB/s  (%.2f x memcpy)\n",
-	       h2d_bw / 1e6, h2d_bw / memcpy_bw);
+	       h2d / 1e6, h2d / copy);
 	printf("  DMA copy device->host  %9.1f MB/s  (%.2f x memcpy)\n",
-	       d2h_bw / 1e6, d2h_bw / memcpy_bw);
+	       d2h / 1e6, d2h / copy);
 	printf("  dma-buf exports        %9.0f /s\n", exports);
 	printf("  goal copy >= 0.9 x memcpy: %s\n",
-	       (h2d_bw >= 0.9 * memcpy_bw && d2h_bw >= 0.9 * memcpy_bw) ?
-	       "met" : "NOT met");
-	close(fd);
+	       (h2d >= 0.9 * copy && d2h >= 0.9 * copy) ? "met" : "NOT met");
+	close(b.fd);
+	free(b.host_src);
+	free(b.host_dst);
 	return 0;
-fail:
-	fprintf(stderr, "hlsim_bench: %s\n", strerror(errno));
-	return 1;
 }

@@ -83,17 +83,23 @@ static dev_t ucm_habana_fd_rdev(int fd)
     return (fstat(fd, &st) == 0) ? st.st_rdev : 0;
 }
 
+/* A GAUDI memory-type event for [va, va + size) */
+static void ucm_habana_event_init(ucm_event_t *event, uint64_t va,
+                                  size_t size)
+{
+    memset(event, 0, sizeof(*event));
+    event->mem_type.address  = (void*)(uintptr_t)va;
+    event->mem_type.size     = size;
+    event->mem_type.mem_type = UCS_MEMORY_TYPE_GAUDI;
+    event->mem_type.sys_dev  = UCS_SYS_DEVICE_ID_UNKNOWN;
+}
+
 static void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va,
                                 size_t size)
 {
     ucm_event_t event;
 
-    memset(&event, 0, sizeof(event));
-    event.mem_type.address   = (void*)(uintptr_t)va;
-    event.mem_type.size      = size;
-    event.mem_type.mem_type  = UCS_MEMORY_TYPE_GAUDI;
-    event.mem_type.sys_dev   = UCS_SYS_DEVICE_ID_UNKNOWN;
-    event.mem_type.mem_flags = 0;
+    ucm_habana_event_init(&event, va, size);
     ucm_event_enter();
     ucm_event_dispatch(type, &event);
     ucm_event_leave();
@@ -362,11 +368,7 @@ static void ucm_habana_report(ucm_event_handler_t *handler, uint64_t va,
 {
     ucm_event_t event;
 
-    memset(&event, 0, sizeof(event));
-    event.mem_type.address  = (void*)(uintptr_t)va;
-    event.mem_type.size     = size;
-    event.mem_type.mem_type = UCS_MEMORY_TYPE_GAUDI;
-    event.mem_type.sys_dev  = UCS_SYS_DEVICE_ID_UNKNOWN;
+    ucm_habana_event_init(&event, va, size);
     handler->cb(UCM_EVENT_MEM_TYPE_ALLOC, &event, handler->arg);
 }
 
