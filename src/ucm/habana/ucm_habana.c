@@ -270,7 +270,6 @@ static int ucm_habana_memory_ioctl(int fd, unsigned long request,
 static int ucm_habana_ioctl(int fd, unsigned long request, ...)
 {
     union hl_mem_args *args;
-    int ret, saved_errno;
     va_list ap;
 
     va_start(ap, request);
@@ -281,12 +280,7 @@ static int ucm_habana_ioctl(int fd, unsigned long request, ...)
         return ucm_habana.orig_ioctl(fd, request, args);
     }
 
-    ucm_event_enter();
-    ret         = ucm_habana_memory_ioctl(fd, request, args);
-    saved_errno = errno;
-    ucm_event_leave();
-    errno       = saved_errno;
-    return ret;
+    return ucm_habana_memory_ioctl(fd, request, args);
 }
 
 int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)

@@ -32,7 +32,6 @@ static struct {
     uct_habana_export_t            *exports;
     unsigned                       count;
     unsigned                       capacity;
-    unsigned long                  export_count;
 } uct_habana_mem = {
     .lock = PTHREAD_MUTEX_INITIALIZER
 };
@@ -92,13 +91,20 @@ static ucm_habana_mapping_find_func_t uct_habana_mem_find_tracker(void)
     return (ucm_habana_mapping_find_func_t)func;
 }
 
+/*
+ * The UCM calls run outside our lock: our free-event handler takes it from
+ * inside UCM's dispatch, which holds UCM's event lock.
+ */
 ucs_status_t uct_habana_mem_init(void)
 {
     ucs_status_t status;
+    int first;
 
     pthread_mutex_lock(&uct_habana_mem.lock);
-    if (uct_habana_mem.refcount++ > 0) {
-        goto out;
+    first = (uct_habana_mem.refcount++ == 0);
+    pthread_mutex_unlock(&uct_habana_mem.lock);
+    if (!first) {
+        return UCS_OK;
     }
 
     /* Subscribing loads the UCM modules, libucm_habana among them */
@@ -113,31 +119,30 @@ ucs_status_t uct_habana_mem_init(void)
     ucs_debug("habana: device allocation tracking %s",
               (uct_habana_mem.find != NULL) ? "by libucm_habana" :
               "unavailable (libucm_habana not loaded)");
-
-out:
-    pthread_mutex_unlock(&uct_habana_mem.lock);
     return UCS_OK;
 }
 
 void uct_habana_mem_cleanup(void)
 {
-    pthread_mutex_lock(&uct_habana_mem.lock);
-    if (--uct_habana_mem.refcount == 0) {
-        ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE,
-                                uct_habana_mem_free_event, NULL);
-        while (uct_habana_mem.count > 0) {
-            uct_habana_mem_remove_at(0);
-        }
-        free(uct_habana_mem.exports);
-        uct_habana_mem.exports  = NULL;
-        uct_habana_mem.capacity = 0;
-    }
-    pthread_mutex_unlock(&uct_habana_mem.lock);
-}
+    int last;
 
-unsigned long uct_habana_mem_export_count(void)
-{
-    return uct_habana_mem.export_count;
+    pthread_mutex_lock(&uct_habana_mem.lock);
+    last = (--uct_habana_mem.refcount == 0);
+    pthread_mutex_unlock(&uct_habana_mem.lock);
+    if (!last) {
+        return;
+    }
+
+    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE,
+                            uct_habana_mem_free_event, NULL);
+    pthread_mutex_lock(&uct_habana_mem.lock);
+    while (uct_habana_mem.count > 0) {
+        uct_habana_mem_remove_at(0);
+    }
+    free(uct_habana_mem.exports);
+    uct_habana_mem.exports  = NULL;
+    uct_habana_mem.capacity = 0;
+    pthread_mutex_unlock(&uct_habana_mem.lock);
 }
 
 static uct_habana_dev_t *
@@ -249,14 +254,9 @@ static ucs_status_t uct_habana_mem_do_export(const uct_habana_mem_info_t *info,
         return status;
     }
 
-    status = uct_habana_abi_export(dev->abi, fd, dev->legacy_numbers,
-                                   &info->mapping, 0, length, level,
-                                   dmabuf_fd_p);
-    if (status == UCS_OK) {
-        ++uct_habana_mem.export_count;
-    }
-
-    return status;
+    return uct_habana_abi_export(dev->abi, fd, dev->legacy_numbers,
+                                 &info->mapping, 0, length, level,
+                                 dmabuf_fd_p);
 }
 
 static size_t uct_habana_mem_page_align(const uct_habana_dev_t *dev,

@@ -31,6 +31,4 @@ ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
 
 void uct_habana_mem_forget(const void *addr, size_t length);
 
-unsigned long uct_habana_mem_export_count(void);
-
 #endif
