@@ -125,6 +125,24 @@ perftest_gaudi() {
 }
 check "ucx_perftest -t tag_bw -m gaudi,gaudi over tcp,habana" perftest_gaudi
 
+# -V: ucx_perftest checks the received data, through the allocator's copies
+perftest_gaudi_validated() {
+	local port=$((30000 + ($$ + 7) % 20000)) server rc log=$builddir/perftest-gaudi-v.log
+	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=sm,habana \
+		timeout 30 ucx_perftest -p "$port" >"$log.server" 2>&1 &
+	server=$!
+	sleep 0.3
+	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=sm,habana \
+		timeout 25 ucx_perftest localhost -p "$port" -t tag_lat \
+		-m gaudi,gaudi -s 300000 -n 100 -w 5 -V >"$log" 2>&1
+	rc=$?
+	wait "$server" || rc=1
+	[ "$rc" -eq 0 ] && grep -q "^Final:" "$log" &&
+		! grep -q "ERROR" "$log" "$log.server" ||
+		{ cat "$log" "$log.server"; return 1; }
+}
+check "ucx_perftest -V (validated) tag_lat -m gaudi,gaudi over sm,habana" perftest_gaudi_validated
+
 # MPI on device buffers: Open MPI + pml ucx, 2 ranks, sm and tcp staged
 # through habana, data verified, refusals (test/mpi/run.sh -q, ~30 s)
 mpi_device_buffers() {

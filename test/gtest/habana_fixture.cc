@@ -34,7 +34,25 @@ static std::string compute_path(int dev)
 
 static int compute_fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
 
-/* The application's compute descriptor of @dev, opened on first use */
+/* A descriptor of this process already open on @path, or -1 */
+static int find_open_fd(const std::string &path)
+{
+    struct stat node, st;
+
+    if (stat(path.c_str(), &node) != 0) {
+        return -1;
+    }
+    for (int fd = 0; fd < 1024; ++fd) {
+        if ((fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
+            (st.st_rdev == node.st_rdev)) {
+            return fd;
+        }
+    }
+    return -1;
+}
+
+/* The application's compute descriptor of @dev: the one another part of
+ * the process (libhlmem, UCX) holds, else opened on first use */
 static int compute_fd(int dev)
 {
     struct stat st;
@@ -45,6 +63,9 @@ static int compute_fd(int dev)
     if (compute_fds[dev] < 0) {
         compute_fds[dev] = open(compute_path(dev).c_str(),
                                 O_RDWR | O_CLOEXEC);
+    }
+    if ((compute_fds[dev] < 0) && (errno == EBUSY)) {
+        compute_fds[dev] = find_open_fd(compute_path(dev));
     }
     return compute_fds[dev];
 }

@@ -78,3 +78,25 @@ TEST_F(hlmem_test, bad_arguments_are_errors)
     EXPECT_EQ(-EINVAL, hlmem_free(a));            /* already freed */
     EXPECT_EQ(-EFAULT, hlmem_copy_to_device(a, host, sizeof(host)));
 }
+
+/* Memory some other part of the process mapped (UCX, a runtime): copies
+ * go through the default device, the driver checks the range */
+TEST_F(hlmem_test, copies_memory_mapped_by_others)
+{
+    const size_t size = 100000;
+    std::vector<char> in(size), out(size, 0);
+    dev_buffer buf;
+
+    for (size_t i = 0; i < size; ++i) {
+        in[i] = (char)(i * 7 + 1);
+    }
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * 65536, &buf)) << strerror(errno);
+    EXPECT_FALSE(hlmem_is_device_ptr(buf.va));
+    ASSERT_EQ(0, hlmem_copy(buf.va, in.data(), size));
+    ASSERT_EQ(0, hlmem_copy(out.data(), buf.va, size));
+    EXPECT_TRUE(in == out);
+    /* beyond the mapping: the driver refuses */
+    EXPECT_NE(0, hlmem_copy_to_device((char*)buf.va + 2 * 65536 - 8,
+                                      in.data(), 64));
+    EXPECT_EQ(0, dev_buffer_free(&buf));
+}

@@ -25,6 +25,10 @@
 #include <unistd.h>
 
 #define HLMEM_MAX_DEVICES 16
+
+/* Device VAs of Gaudi2 and later (non-canonical on x86-64) */
+#define HLMEM_VA_START    0x1001000000000000ull
+#define HLMEM_VA_END      0x2000000000000000ull
 #define HLMEM_BOUNCE_SIZE (1024 * 1024)
 
 #define HLMEM_LEGACY_INFO   _IOWR('H', 0x01, struct hl_info_args)
@@ -407,7 +411,35 @@ out:
     return ret;
 }
 
-/* One DMA copy; @dev_ptr names the allocation whose device copies it */
+static int hlmem_in_device_range(const void *ptr)
+{
+    return ((uintptr_t)ptr >= HLMEM_VA_START) &&
+           ((uintptr_t)ptr < HLMEM_VA_END);
+}
+
+/*
+ * The device whose DMA copies @dev_ptr: the one of our allocation holding
+ * it, else (memory another user of the device mapped in this process, e.g.
+ * UCX) the default device; the driver checks the range.
+ */
+static hlmem_device_t *hlmem_copy_device_of(const void *dev_ptr, size_t size)
+{
+    hlmem_device_t *dev = NULL;
+    hlmem_alloc_t *a;
+
+    pthread_mutex_lock(&hlmem.lock);
+    a = hlmem_find_locked(dev_ptr, size);
+    if (a != NULL) {
+        dev = &hlmem.devices[a->device];
+    } else if (hlmem_in_device_range(dev_ptr) &&
+               (hlmem_open_locked(hlmem_default_device()) == 0)) {
+        dev = &hlmem.devices[hlmem_default_device()];
+    }
+    pthread_mutex_unlock(&hlmem.lock);
+    return dev;
+}
+
+/* One DMA copy; @dev_ptr is the device side (either for device->device) */
 static int hlmem_dma(void *dst, const void *src, size_t size,
                      const void *dev_ptr, uint32_t dir)
 {
@@ -418,16 +450,12 @@ static int hlmem_dma(void *dst, const void *src, size_t size,
         .dir  = dir
     };
     hlmem_device_t *dev;
-    hlmem_alloc_t *a;
 
     if (size == 0) {
         return 0;
     }
 
-    pthread_mutex_lock(&hlmem.lock);
-    a   = hlmem_find_locked(dev_ptr, size);
-    dev = (a != NULL) ? &hlmem.devices[a->device] : NULL;
-    pthread_mutex_unlock(&hlmem.lock);
+    dev = hlmem_copy_device_of(dev_ptr, size);
     if (dev == NULL) {
         return -EFAULT;
     }
@@ -449,7 +477,7 @@ int hlmem_copy_from_device(void *host_dst, const void *dev_src, size_t size)
 
 int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size)
 {
-    if (!hlmem_is_device_ptr(dev_src)) {
+    if (!hlmem_in_device_range(dev_src)) {
         return -EFAULT;
     }
     return hlmem_dma(dev_dst, dev_src, size, dev_dst,
@@ -458,8 +486,8 @@ int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size)
 
 int hlmem_copy(void *dst, const void *src, size_t size)
 {
-    int dst_dev = hlmem_is_device_ptr(dst);
-    int src_dev = hlmem_is_device_ptr(src);
+    int dst_dev = hlmem_in_device_range(dst);
+    int src_dev = hlmem_in_device_range(src);
 
     if (dst_dev && src_dev) {
         return hlmem_copy_device(dst, src, size);

@@ -46,7 +46,12 @@ int hlmem_free(void *ptr);
 /* Is @ptr inside an allocation of this library? */
 int hlmem_is_device_ptr(const void *ptr);
 
-/* Synchronous copies; device ranges must lie inside one allocation */
+/*
+ * Synchronous copies.  A device range must lie inside one mapping of this
+ * process: one of this library's, or one that another user of the device
+ * in this process made (UCX, a runtime); those are copied by the default
+ * device.  Device pointers are recognized by their address range.
+ */
 int hlmem_copy_to_device(void *dev_dst, const void *host_src, size_t size);
 int hlmem_copy_from_device(void *host_dst, const void *dev_src, size_t size);
 int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size);

@@ -141,36 +141,12 @@ static void ucx_perf_habana_uct_free(const ucx_perf_context_t *perf,
     }
 }
 
-/*
- * libhlmem copies device memory it allocated.  UCP tests allocate through
- * the habana memory domain instead, so their buffers are unknown to it;
- * they are refused here rather than handed to the CPU.
- */
-static int ucx_perf_habana_known(const void *ptr, ucs_memory_type_t mem_type,
-                                 const char *what)
-{
-    if ((mem_type != UCS_MEMORY_TYPE_GAUDI) || hlmem_is_device_ptr(ptr)) {
-        return 1;
-    }
-
-    ucs_error("habana: cannot %s %p: device memory not allocated by libhlmem "
-              "(UCP tests allocate through the habana memory domain)", what,
-              ptr);
-    return 0;
-}
-
 static void ucx_perf_habana_memcpy(void *dst, ucs_memory_type_t dst_mem_type,
                                    const void *src,
                                    ucs_memory_type_t src_mem_type, size_t count)
 {
-    int ret;
+    int ret = hlmem_copy(dst, src, count);
 
-    if (!ucx_perf_habana_known(dst, dst_mem_type, "copy to") ||
-        !ucx_perf_habana_known(src, src_mem_type, "copy from")) {
-        return;
-    }
-
-    ret = hlmem_copy(dst, src, count);
     if (ret < 0) {
         ucs_error("habana: hlmem_copy(%p, %p, %zu) failed: %s", dst, src,
                   count, strerror(-ret));
@@ -179,13 +155,8 @@ static void ucx_perf_habana_memcpy(void *dst, ucs_memory_type_t dst_mem_type,
 
 static void *ucx_perf_habana_memset(void *dst, int value, size_t count)
 {
-    int ret;
+    int ret = hlmem_memset(dst, value, count);
 
-    if (!ucx_perf_habana_known(dst, UCS_MEMORY_TYPE_GAUDI, "fill")) {
-        return dst;
-    }
-
-    ret = hlmem_memset(dst, value, count);
     if (ret < 0) {
         ucs_error("habana: hlmem_memset(%p, %d, %zu) failed: %s", dst, value,
                   count, strerror(-ret));
