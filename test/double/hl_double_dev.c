@@ -866,26 +866,28 @@ static int ioctl_memory(struct hld_ctx *ctx, void *arg)
 
 /* ---- hlsim DMA copy --------------------------------------------------------- */
 
+/* Errors as hlsim's: EINVAL for bad arguments or a device range outside
+ * the context's mappings, EFAULT for a bad host pointer */
 static int dma_copy(struct hld_ctx *ctx, const struct hlsim_dma_copy *c)
 {
 	unsigned char *dst, *src;
 
-	if (c->flags != 0)
+	if (c->flags != 0 || c->size == 0)
 		return -EINVAL;
 	switch (c->dir) {
 	case HLSIM_COPY_HOST_TO_DEVICE:
 		dst = dev_range(ctx, c->dst, c->size);
-		return dst == NULL ? -EFAULT :
+		return dst == NULL ? -EINVAL :
 		       copy_from_user(dst, (void *)(uintptr_t)c->src, c->size);
 	case HLSIM_COPY_DEVICE_TO_HOST:
 		src = dev_range(ctx, c->src, c->size);
-		return src == NULL ? -EFAULT :
+		return src == NULL ? -EINVAL :
 		       copy_to_user((void *)(uintptr_t)c->dst, src, c->size);
 	case HLSIM_COPY_DEVICE_TO_DEVICE:
 		dst = dev_range(ctx, c->dst, c->size);
 		src = dev_range(ctx, c->src, c->size);
 		if (dst == NULL || src == NULL)
-			return -EFAULT;
+			return -EINVAL;
 		memmove(dst, src, c->size);
 		return 0;
 	default:
@@ -899,9 +901,6 @@ static int ioctl_dma_copy(struct hld_ctx *ctx, void *arg)
 
 	if (copy_from_user(&c, arg, sizeof(c)) != 0)
 		return -EFAULT;
-	if (c.size == 0)
-		return c.flags == 0 && c.dir <= HLSIM_COPY_DEVICE_TO_DEVICE ?
-		       0 : -EINVAL;
 	return dma_copy(ctx, &c);
 }
 

@@ -378,9 +378,11 @@ static void case_copy(void)
 	CHECK(memcmp(in, out, sizeof(in)) == 0);
 	/* device range outside a mapping, bad host pointer, bad args */
 	CHECK_ERR(dma(fd, HLSIM_COPY_HOST_TO_DEVICE, va + page - 8,
-		      (uintptr_t)out, 16), EFAULT);
+		      (uintptr_t)out, 16), EINVAL);
 	CHECK_ERR(dma(fd, HLSIM_COPY_DEVICE_TO_HOST, (uintptr_t)in, va - page,
-		      16), EFAULT);
+		      16), EINVAL);
+	CHECK_ERR(dma(fd, HLSIM_COPY_HOST_TO_DEVICE, va, (uintptr_t)out, 0),
+		  EINVAL);
 	CHECK_ERR(dma(fd, HLSIM_COPY_HOST_TO_DEVICE, va, 16, 16), EFAULT);
 	CHECK_ERR(dma(fd, 7, va, va2, 16), EINVAL);
 	CHECK_ERR(dma(c, HLSIM_COPY_DEVICE_TO_HOST, (uintptr_t)in, va, 16),

@@ -34,6 +34,10 @@ enum hlsim_copy_dir {
  *        of the calling context
  * @dir: one of enum hlsim_copy_dir
  * @flags: must be 0
+ *
+ * Errors: EINVAL for a bad @dir, non-zero @flags, zero @size or a device
+ * range outside the calling context's mappings; EFAULT for a host range
+ * the caller cannot access.
  */
 struct hlsim_dma_copy {
 	__u64 dst;
