@@ -41,6 +41,8 @@ typedef struct {
     int         stage;         /* reductions: stage through host memory */
     int         force;         /* reductions: call MPI on device pointers */
     int         in_place;      /* allgather/alltoall: MPI_IN_PLACE */
+    int         accel;         /* -A: the MPI library copies device memory
+                                  through an accelerator component */
     int         rank;
     int         nprocs;
 } hlmpi_opts_t;

@@ -7,7 +7,10 @@
  * its point-to-point layer (pml ucx -> UCP, which stages device memory).
  * reduce and allreduce compute on the CPU inside the MPI library: on device
  * pointers they are refused with a clear message (exit 3), unless -S
- * stages the buffers through host memory or -F forces the call.
+ * stages the buffers through host memory or -F forces the call.  When the
+ * MPI library copies device memory itself (Open MPI with
+ * mca_accelerator_habana: -A, or the memory kind habana:device), allgather
+ * and alltoall are called on device buffers; reductions stay refused.
  */
 #include "hlmpi.h"
 
@@ -148,6 +151,42 @@ static void coll_call(coll_kind_t kind, hlmpi_buf_t *s, hlmpi_buf_t *r,
  * device memory that is a SIGSEGV.  Reductions compute on the CPU.
  * Returns 1 (refused, message printed) or 0.
  */
+/*
+ * Does the MPI library copy device buffers itself (Open MPI with the
+ * mca_accelerator_habana component)?  -A says so; otherwise ask MPI 4.1's
+ * memory allocation kinds: when "habana:device" was requested
+ * (OMPI_MCA_mpi_memory_alloc_kinds, mpiexec --memory-alloc-kinds), Open MPI
+ * provides it only if its selected accelerator component is Habana's.
+ * Same answer on every rank.
+ */
+static int coll_mpi_has_accel(void)
+{
+    static int known = -1;
+    char value[256];
+    int flag = 0, len = sizeof(value) - 1, local, all;
+    MPI_Info info;
+
+    if (known >= 0) {
+        return known;
+    }
+    local = hlmpi_opts.accel;
+    if (!local && MPI_Comm_get_info(MPI_COMM_WORLD, &info) == MPI_SUCCESS) {
+        if ((MPI_Info_get_string(info, "mpi_memory_alloc_kinds", &len, value,
+                                 &flag) == MPI_SUCCESS) && flag) {
+            value[sizeof(value) - 1] = '\0';
+            local = (strstr(value, "habana:device") != NULL);
+        }
+        MPI_Info_free(&info);
+    }
+    MPI_Allreduce(&local, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    known = all;
+    if (known && hlmpi_opts.rank == 0 && hlmpi_opts.device) {
+        printf("# MPI copies device buffers: Habana accelerator component (%s)\n",
+               hlmpi_opts.accel ? "-A" : "memory kind habana:device");
+    }
+    return known;
+}
+
 static int coll_refuse(const char *call, const char *why, const void *s,
                        const void *r)
 {
@@ -169,6 +208,9 @@ static int coll_refuse(const char *call, const char *why, const void *s,
 
 static const char *coll_why(coll_kind_t kind)
 {
+    if (coll_mpi_has_accel()) {
+        return NULL;   /* local copies go through the accelerator component */
+    }
     if (kind == COLL_ALLGATHER && !hlmpi_opts.in_place) {
         return "the MPI library copies the own block into the receive "
                "buffer with the CPU (Open MPI: ompi_datatype_sndrcv; no "
@@ -250,6 +292,13 @@ static int coll_run(coll_kind_t kind)
             coll_call(kind, &s, &r, &hs, &hr, size, 0);
         }
         t = (MPI_Wtime() - t0) * 1e6 / iters;
+        /* an in-place alltoall is its own inverse: after an even number
+         * of calls the blocks are back home; one more (untimed) call
+         * leaves the exchanged blocks that coll_check expects */
+        if (kind == COLL_ALLTOALL && hlmpi_opts.in_place &&
+            (hlmpi_warmup(size) + iters) % 2 == 0) {
+            coll_call(kind, &s, &r, &hs, &hr, size, 0);
+        }
         ok = coll_check(kind, &s, &r, size, idx, 0, 0);
 
         /* untimed rounds: fresh pattern, the root rotates */
@@ -336,7 +385,13 @@ static int red_run(int all)
     }
     hlmpi_buf_alloc(&s, hlmpi_opts.mem[0], max_count * sizeof(int));
     hlmpi_buf_alloc(&r, hlmpi_opts.mem[0], max_count * sizeof(int));
-    if (coll_refuse(call,
+    if (coll_refuse(call, coll_mpi_has_accel() ?
+                    "the MPI library computes reductions on the CPU; its "
+                    "Habana accelerator component copies device memory, but "
+                    "no coll component stages reductions (Open MPI: "
+                    "coll/accelerator is not built for it) and the CPU would "
+                    "dereference device pointers (SIGSEGV). Stage through "
+                    "host memory (-S)." :
                     "the MPI library computes reductions on the CPU and "
                     "would dereference device pointers (SIGSEGV). Stage "
                     "through host memory (-S) or use a collective library "

@@ -293,7 +293,7 @@ static void usage(FILE *f)
 
     fprintf(f,
             "usage: hlmpi_test COMMAND [-d habana|host] [-m [MIN:]MAX] [-i ITERS]\n"
-            "                  [-x WARMUP] [-W WINDOW] [-r ROUNDS] [-S] [-F] [-I] [D|H [D|H]]\n"
+            "                  [-x WARMUP] [-W WINDOW] [-r ROUNDS] [-S] [-F] [-I] [-A] [D|H [D|H]]\n"
             "commands:\n");
     for (i = 0; i < sizeof(hlmpi_cmds) / sizeof(hlmpi_cmds[0]); ++i) {
         fprintf(f, "  %-10s %s\n", hlmpi_cmds[i].name, hlmpi_cmds[i].help);
@@ -313,6 +313,10 @@ static void usage(FILE *f)
             "  -F              reductions: pass device pointers to MPI anyway\n"
             "                  (demonstrates the crash; never in tests)\n"
             "  -I              allgather/alltoall: MPI_IN_PLACE\n"
+            "  -A              the MPI library has a Habana accelerator component\n"
+            "                  (Open MPI: mca_accelerator_habana): allgather and\n"
+            "                  alltoall on device memory are called, not refused;\n"
+            "                  also detected from the memory kind habana:device\n"
             "exit: 0 ok, 1 data mismatch or error, 2 usage, 3 refused\n");
 }
 
@@ -384,7 +388,7 @@ static int parse_args(int argc, char **argv)
     o->cmd = hlmpi_cmds[cmd].name;
 
     optind = 2;
-    while ((c = getopt(argc, argv, "d:m:i:x:W:r:SFIh")) != -1) {
+    while ((c = getopt(argc, argv, "d:m:i:x:W:r:SFIAh")) != -1) {
         switch (c) {
         case 'd':
             if (!strcmp(optarg, "habana")) {
@@ -431,6 +435,9 @@ static int parse_args(int argc, char **argv)
         case 'I':
             o->in_place = 1;
             break;
+        case 'A':
+            o->accel = 1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -465,7 +472,7 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int cmd, ret, code;
+    int cmd, ret, code, dev;
 
     cmd           = parse_args(argc, argv);
     hlmpi_corrupt = getenv("HLMPI_TEST_CORRUPT") != NULL;
@@ -475,12 +482,17 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &hlmpi_opts.nprocs);
 
     if (hlmpi_opts.device) {
-        ret = hlmem_init(0);
+        /* the device hlmem_alloc() uses: HLMEM_DEVICE (default 0), so that
+         * ranks sharing a host can each take their own device's single
+         * compute open (e.g. hlsim num_devices=2, test/vm/mpi-two-node.sh) */
+        dev = (getenv("HLMEM_DEVICE") != NULL) ?
+              atoi(getenv("HLMEM_DEVICE")) : 0;
+        ret = hlmem_init(dev);
         if (ret != 0) {
             hlmpi_die(HLMPI_EXIT_FAIL,
-                      "no Habana device (hlmem_init: %s); is the driver "
+                      "no Habana device %d (hlmem_init: %s); is the driver "
                       "loaded or the hl_double test double preloaded?",
-                      strerror(-ret));
+                      dev, strerror(-ret));
         }
     }
 

@@ -7,7 +7,9 @@
 #      in-kernel importer, fuzzer, dmesg check, unload);
 #   2. the plugin on hlsim: ucx_info, habana_demo, the gtest suites that
 #      apply to a real driver, UCP transfers over tcp;
-#   3. soft RoCE: habana_zcopy_check on an rxe device;
+#   3. soft RoCE: habana_zcopy_check on an rxe device; MPI between two
+#      network namespaces ("nodes"), one hlsim device each, over tcp on a
+#      veth pair (test/vm/mpi-two-node.sh);
 #   4. the kernel log stays clean and hlsim unloads.
 # Ends with "N passed, N failed".
 #
@@ -106,6 +108,8 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 	check "gtest UCP tcp,habana against hlsim" gtest_ucp_on_hlsim
 	check "habana_zcopy_check on soft RoCE" zcopy_check_on_rxe
 	check "hlsim figures (copy vs memcpy, exports/s)" driver_figures
+	check "MPI on two nodes (namespaces, veth, accel0/accel1)" \
+		"$top/test/vm/mpi-two-node.sh"
 	check "hlsim unloads, kernel log clean" unload_hlsim_clean_log
 fi
 
