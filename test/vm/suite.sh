@@ -6,7 +6,7 @@
 #   1. the kernel suite (kernel/tests/vm-suite.sh: functional tests,
 #      in-kernel importer, fuzzer, dmesg check, unload);
 #   2. the plugin on hlsim: ucx_info, habana_demo, the gtest suites that
-#      apply to a real driver, UCP transfers over tcp;
+#      apply to a real driver, UCP transfers over tcp and sm;
 #   3. soft RoCE: habana_zcopy_check on an rxe device; MPI between two
 #      network namespaces ("nodes"), one hlsim device each, over tcp on a
 #      veth pair (test/vm/mpi-two-node.sh);
@@ -67,11 +67,15 @@ gtest_on_hlsim() {
 }
 
 gtest_ucp_on_hlsim() {
-	devroot env $plugin_env UCX_TLS=tcp,habana ./test/gtest/gtest_habana \
-		--gtest_brief=1 \
-		--gtest_filter='mem/habana_ucp.tag/*:mem/habana_ucp_rma.put/gaudi*:habana_ucp_device*' &&
-	devroot env $plugin_env UCX_TLS=tcp,habana ./test/gtest/gtest_habana \
-		--gtest_brief=1 --gtest_filter='*habana_ucp_preexisting*'
+	local tls
+	for tls in tcp,habana sm,habana; do
+		devroot env $plugin_env UCX_TLS=$tls ./test/gtest/gtest_habana \
+			--gtest_brief=1 \
+			--gtest_filter='mem/habana_ucp.tag/*:mem/habana_ucp_rma.put/gaudi*:habana_ucp_device*' &&
+		devroot env $plugin_env UCX_TLS=$tls ./test/gtest/gtest_habana \
+			--gtest_brief=1 --gtest_filter='*habana_ucp_preexisting*' ||
+			return 1
+	done
 }
 
 # rxe cannot import dma-bufs: the check must say so, with the fix
@@ -105,7 +109,7 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 	check "ucx_info -d lists the hlsim device" ucx_info_lists_hlsim
 	check "habana_demo exports through hlsim" demo_on_hlsim
 	check "gtest against hlsim" gtest_on_hlsim
-	check "gtest UCP tcp,habana against hlsim" gtest_ucp_on_hlsim
+	check "gtest UCP tcp,habana and sm,habana against hlsim" gtest_ucp_on_hlsim
 	check "habana_zcopy_check on soft RoCE" zcopy_check_on_rxe
 	check "hlsim figures (copy vs memcpy, exports/s)" driver_figures
 	check "MPI on two nodes (namespaces, veth, accel0/accel1)" \
