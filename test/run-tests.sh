@@ -106,42 +106,31 @@ check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
 check "habana_demo: dma-buf export and verified transfers" demo_moves_and_exports
 check "other UCX version: plugin refuses to register" version_mismatch_refused
 
-# ucx_perftest with device memory (libucx_perftest_habana): server and
-# client on loopback, tag_bw -m gaudi,gaudi over tcp,habana
-perftest_gaudi() {
-	local port=$((30000 + $$ % 20000)) server rc log=$builddir/perftest-gaudi.log
-	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=tcp,habana \
-		timeout 20 ucx_perftest -p "$port" >"$log.server" 2>&1 &
-	server=$!
-	sleep 0.3
-	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=tcp,habana \
-		timeout 15 ucx_perftest localhost -p "$port" -t tag_bw \
-		-m gaudi,gaudi -s 65536 -n 200 -w 10 -f >"$log" 2>&1
-	rc=$?
-	wait "$server" || rc=1
-	[ "$rc" -eq 0 ] && grep -q "gaudi" "$log.server" &&
-		! grep -q "ERROR" "$log" "$log.server" ||
-		{ cat "$log" "$log.server"; return 1; }
-}
-check "ucx_perftest -t tag_bw -m gaudi,gaudi over tcp,habana" perftest_gaudi
-
-# -V: ucx_perftest checks the received data, through the allocator's copies
-perftest_gaudi_validated() {
-	local port=$((30000 + ($$ + 7) % 20000)) server rc log=$builddir/perftest-gaudi-v.log
-	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=sm,habana \
+# ucx_perftest with device memory (libucx_perftest_habana): a server and a
+# client on loopback; perftest TAG TLS CLIENT_ARGS...: passes when the
+# client completes, reports a final row and neither side logs an error
+perftest() {
+	local tag=$1 tls=$2 port=$((30000 + ($$ + ${#1}) % 20000)) server rc
+	local log=$builddir/perftest-$tag.log
+	shift 2
+	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS="$tls" \
 		timeout 30 ucx_perftest -p "$port" >"$log.server" 2>&1 &
 	server=$!
 	sleep 0.3
-	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS=sm,habana \
-		timeout 25 ucx_perftest localhost -p "$port" -t tag_lat \
-		-m gaudi,gaudi -s 300000 -n 100 -w 5 -V >"$log" 2>&1
+	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS="$tls" \
+		timeout 25 ucx_perftest localhost -p "$port" "$@" >"$log" 2>&1
 	rc=$?
 	wait "$server" || rc=1
 	[ "$rc" -eq 0 ] && grep -q "^Final:" "$log" &&
 		! grep -q "ERROR" "$log" "$log.server" ||
 		{ cat "$log" "$log.server"; return 1; }
 }
-check "ucx_perftest -V (validated) tag_lat -m gaudi,gaudi over sm,habana" perftest_gaudi_validated
+check "ucx_perftest -t tag_bw -m gaudi,gaudi over tcp,habana" \
+	perftest bw tcp,habana -t tag_bw -m gaudi,gaudi -s 65536 -n 200 -w 10
+# -V: ucx_perftest checks the received data, through the allocator's copies
+check "ucx_perftest -V (validated) tag_lat -m gaudi,gaudi over sm,habana" \
+	perftest lat-validated sm,habana -t tag_lat -m gaudi,gaudi -s 300000 \
+	-n 100 -w 5 -V
 
 # MPI on device buffers: Open MPI + pml ucx, 2 ranks, sm and tcp staged
 # through habana, data verified, refusals (test/mpi/run.sh -q, ~30 s)
