@@ -47,11 +47,13 @@ gtest_config() {
 }
 
 # UCP transfers over a network transport, staged through habana
+# gtest_ucp ABI TLS [VAR=VALUE...]
 gtest_ucp() {
 	local abi=$1 tls=$2
-	with_double HL_DOUBLE_ABI="$abi" UCX_TLS="$tls" "$gtest" \
+	shift 2
+	with_double HL_DOUBLE_ABI="$abi" UCX_TLS="$tls" "$@" "$gtest" \
 		--gtest_brief=1 --gtest_filter='*habana_ucp*:-*preexisting*' &&
-	with_double HL_DOUBLE_ABI="$abi" UCX_TLS="$tls" "$gtest" \
+	with_double HL_DOUBLE_ABI="$abi" UCX_TLS="$tls" "$@" "$gtest" \
 		--gtest_brief=1 --gtest_filter='*habana_ucp_preexisting*'
 }
 
@@ -100,6 +102,9 @@ for abi in accel misc; do
 		check "gtest UCP abi=$abi UCX_TLS=$tls" gtest_ucp "$abi" "$tls"
 	done
 done
+# the copy thread: below 4 CPUs it is off by default, so force it once
+check "gtest UCP UCX_TLS=sm,habana, every zcopy on the copy thread" \
+	gtest_ucp accel sm,habana UCX_HABANA_COPY_ASYNC_THRESH=0
 check "ucx_info -d lists the habana MD and device" ucx_info_lists_md
 check "no device: no habana MD, no error" ucx_info_no_device_is_silent
 check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config

@@ -11,17 +11,42 @@
 #include <src/uct/habana/base/habana_mem.h>
 #include <string.h>
 
+/* Where an ep's pending request sits in the iface's pending list */
+typedef struct {
+    ucs_list_link_t      list;
+    uct_habana_copy_ep_t *ep;
+} uct_habana_copy_pending_priv_t;
+
+static UCS_F_ALWAYS_INLINE uct_habana_copy_pending_priv_t *
+uct_habana_copy_pending_priv(uct_pending_req_t *req)
+{
+    return (uct_habana_copy_pending_priv_t*)req->priv;
+}
+
+static UCS_F_ALWAYS_INLINE uct_habana_copy_iface_t *
+uct_habana_copy_ep_iface(uct_ep_h tl_ep)
+{
+    return ucs_derived_of(tl_ep->iface, uct_habana_copy_iface_t);
+}
+
 static UCS_CLASS_INIT_FUNC(uct_habana_copy_ep_t, const uct_ep_params_t *params)
 {
     uct_habana_copy_iface_t *iface = ucs_derived_of(params->iface,
                                                     uct_habana_copy_iface_t);
 
     UCS_CLASS_CALL_SUPER_INIT(uct_base_ep_t, &iface->super);
+    self->pending_count = 0;
     return UCS_OK;
 }
 
 static UCS_CLASS_CLEANUP_FUNC(uct_habana_copy_ep_t)
 {
+    /* UCT users purge an ep's pending requests before destroying it */
+    if (self->pending_count != 0) {
+        ucs_warn("habana_copy: ep %p destroyed with %u pending requests",
+                 self, self->pending_count);
+        uct_habana_copy_ep_pending_purge(&self->super.super, NULL, NULL);
+    }
 }
 
 UCS_CLASS_DEFINE(uct_habana_copy_ep_t, uct_base_ep_t);
@@ -29,34 +54,37 @@ UCS_CLASS_DEFINE_NEW_FUNC(uct_habana_copy_ep_t, uct_ep_t,
                           const uct_ep_params_t*);
 UCS_CLASS_DEFINE_DELETE_FUNC(uct_habana_copy_ep_t, uct_ep_t);
 
-static uct_habana_md_t *uct_habana_copy_ep_md(uct_ep_h tl_ep)
+/*
+ * Resolve a copy between any two of host and device memory of this
+ * process: direction, device and its compute descriptor.  Runs in the UCX
+ * thread (it consults the mapping tracker and may open the device).
+ */
+static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
+                                               const void *src, size_t length,
+                                               uct_habana_copy_req_t *req)
 {
-    uct_base_iface_t *iface = ucs_derived_of(tl_ep->iface, uct_base_iface_t);
-
-    return ucs_derived_of(iface->md, uct_habana_md_t);
-}
-
-/* Copy between any two of host and device memory of this process */
-static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *dst,
-                                            const void *src, size_t length)
-{
-    uct_habana_md_t *md = uct_habana_copy_ep_md(tl_ep);
+    uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
+    uct_habana_md_t *md            = ucs_derived_of(iface->super.md,
+                                                    uct_habana_md_t);
     uct_habana_mem_info_t dst_info, src_info;
-    uct_habana_copy_dir_t dir;
     uct_habana_dev_t *dev;
     ucs_status_t status;
-    int dst_dev, src_dev, fd;
+    int dst_dev, src_dev;
 
-    if (length == 0) {
-        return UCS_OK;
-    }
+    req->dst    = dst;
+    req->src    = src;
+    req->length = length;
+    req->status = UCS_OK;
 
     dst_dev = (uct_habana_mem_resolve(&md->devs, dst, length, &dst_info) ==
                UCS_OK);
     src_dev = (uct_habana_mem_resolve(&md->devs, src, length, &src_info) ==
                UCS_OK);
     if (!dst_dev && !src_dev) {
-        memcpy(dst, src, length);
+        req->abi            = NULL;
+        req->fd             = -1;
+        req->legacy_numbers = 0;
+        req->dir            = UCT_HABANA_COPY_H2D; /* unused */
         return UCS_OK;
     }
 
@@ -66,23 +94,55 @@ static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *dst,
                       dst, src);
             return UCS_ERR_UNSUPPORTED;
         }
-        dir = UCT_HABANA_COPY_D2D;
-        dev = dst_info.dev;
+        req->dir = UCT_HABANA_COPY_D2D;
+        dev      = dst_info.dev;
     } else if (dst_dev) {
-        dir = UCT_HABANA_COPY_H2D;
-        dev = dst_info.dev;
+        req->dir = UCT_HABANA_COPY_H2D;
+        dev      = dst_info.dev;
     } else {
-        dir = UCT_HABANA_COPY_D2H;
-        dev = src_info.dev;
+        req->dir = UCT_HABANA_COPY_D2H;
+        dev      = src_info.dev;
     }
 
-    status = uct_habana_dev_compute_fd(dev, &fd);
+    status = uct_habana_dev_compute_fd(dev, &req->fd);
     if (status != UCS_OK) {
         return status;
     }
 
-    return uct_habana_abi_copy(dev->abi, fd, dev->legacy_numbers, dst, src,
-                               length, dir);
+    req->abi            = dev->abi;
+    req->legacy_numbers = dev->legacy_numbers;
+    return UCS_OK;
+}
+
+ucs_status_t uct_habana_copy_req_exec(const uct_habana_copy_req_t *req)
+{
+    if (req->abi == NULL) {
+        memcpy(req->dst, req->src, req->length);
+        return UCS_OK;
+    }
+
+    return uct_habana_abi_copy(req->abi, req->fd, req->legacy_numbers,
+                               req->dst, req->src, req->length, req->dir);
+}
+
+/* Copy in the calling thread, ordered after fenced copies */
+static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *dst,
+                                            const void *src, size_t length)
+{
+    uct_habana_copy_req_t req;
+    ucs_status_t status;
+
+    if (length == 0) {
+        return UCS_OK;
+    }
+
+    status = uct_habana_copy_ep_resolve(tl_ep, dst, src, length, &req);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    uct_habana_copy_iface_fence_wait(uct_habana_copy_ep_iface(tl_ep));
+    return uct_habana_copy_req_exec(&req);
 }
 
 ucs_status_t uct_habana_copy_ep_put_short(uct_ep_h tl_ep, const void *buffer,
@@ -129,11 +189,12 @@ static ucs_status_t uct_habana_copy_ep_iov(uct_ep_h tl_ep, const uct_iov_t *iov,
     return UCS_OK;
 }
 
-/* The copy ioctl is synchronous: zcopy completes before returning */
-static ucs_status_t uct_habana_copy_ep_zcopy(uct_ep_h tl_ep,
-                                             const uct_iov_t *iov,
-                                             size_t iovcnt,
-                                             uint64_t remote_addr, int put)
+/* Strided or multi-entry transfers: copied in the calling thread */
+static ucs_status_t uct_habana_copy_ep_zcopy_inline(uct_ep_h tl_ep,
+                                                    const uct_iov_t *iov,
+                                                    size_t iovcnt,
+                                                    uint64_t remote_addr,
+                                                    int put)
 {
     ucs_status_t status;
     size_t i;
@@ -148,12 +209,56 @@ static ucs_status_t uct_habana_copy_ep_zcopy(uct_ep_h tl_ep,
     return UCS_OK;
 }
 
+/*
+ * A contiguous transfer of at least ASYNC_THRESH bytes goes to the copy
+ * thread (UCS_INPROGRESS, @comp completed from iface progress); smaller
+ * ones, and all when the ring is full (RING_FULL=copy), are copied here.
+ */
+static ucs_status_t uct_habana_copy_ep_zcopy(uct_ep_h tl_ep,
+                                             const uct_iov_t *iov,
+                                             size_t iovcnt,
+                                             uint64_t remote_addr,
+                                             uct_completion_t *comp, int put)
+{
+    uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
+    uct_habana_copy_req_t req;
+    ucs_status_t status;
+    void *remote;
+
+    if ((iovcnt != 1) || (iov->count > 1) ||
+        (iov->length < iface->config.async_thresh)) {
+        return uct_habana_copy_ep_zcopy_inline(tl_ep, iov, iovcnt,
+                                               remote_addr, put);
+    }
+
+    remote = (void*)(uintptr_t)remote_addr;
+    status = put ? uct_habana_copy_ep_resolve(tl_ep, remote, iov->buffer,
+                                              iov->length, &req) :
+                   uct_habana_copy_ep_resolve(tl_ep, iov->buffer, remote,
+                                              iov->length, &req);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    req.comp = comp;
+    status   = uct_habana_copy_iface_post(iface, &req);
+    if ((status == UCS_INPROGRESS) ||
+        ((status == UCS_ERR_NO_RESOURCE) &&
+         (iface->config.ring_full == UCT_HABANA_COPY_RING_FULL_NO_RESOURCE))) {
+        return status;
+    }
+
+    /* Ring full, or no copy thread: copy here */
+    uct_habana_copy_iface_fence_wait(iface);
+    return uct_habana_copy_req_exec(&req);
+}
+
 ucs_status_t uct_habana_copy_ep_put_zcopy(uct_ep_h tl_ep, const uct_iov_t *iov,
                                           size_t iovcnt, uint64_t remote_addr,
                                           uct_rkey_t rkey,
                                           uct_completion_t *comp)
 {
-    return uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, 1);
+    return uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, comp, 1);
 }
 
 ucs_status_t uct_habana_copy_ep_get_zcopy(uct_ep_h tl_ep, const uct_iov_t *iov,
@@ -161,5 +266,110 @@ ucs_status_t uct_habana_copy_ep_get_zcopy(uct_ep_h tl_ep, const uct_iov_t *iov,
                                           uct_rkey_t rkey,
                                           uct_completion_t *comp)
 {
-    return uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, 0);
+    return uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, comp, 0);
+}
+
+/* The ring is shared by the iface's eps: so is the pending list (FIFO).
+ * Requests are accepted only while posting would be refused. */
+ucs_status_t uct_habana_copy_ep_pending_add(uct_ep_h tl_ep,
+                                            uct_pending_req_t *req,
+                                            unsigned flags)
+{
+    uct_habana_copy_iface_t *iface      = uct_habana_copy_ep_iface(tl_ep);
+    uct_habana_copy_ep_t *ep            = ucs_derived_of(tl_ep,
+                                                         uct_habana_copy_ep_t);
+    uct_habana_copy_pending_priv_t *priv = uct_habana_copy_pending_priv(req);
+
+    UCS_STATIC_ASSERT(sizeof(uct_habana_copy_pending_priv_t) <=
+                      UCT_PENDING_REQ_PRIV_LEN);
+
+    /* With RING_FULL=copy, operations never refuse for lack of space */
+    if ((iface->config.ring_full == UCT_HABANA_COPY_RING_FULL_COPY) ||
+        uct_habana_copy_iface_has_space(iface)) {
+        return UCS_ERR_BUSY;
+    }
+
+    priv->ep = ep;
+    ucs_list_add_tail(&iface->pending, &priv->list);
+    ++ep->pending_count;
+    return UCS_OK;
+}
+
+void uct_habana_copy_ep_pending_purge(uct_ep_h tl_ep,
+                                      uct_pending_purge_callback_t cb,
+                                      void *arg)
+{
+    uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
+    uct_habana_copy_ep_t *ep       = ucs_derived_of(tl_ep,
+                                                    uct_habana_copy_ep_t);
+    uct_habana_copy_pending_priv_t *priv, *tmp;
+
+    ucs_list_for_each_safe(priv, tmp, &iface->pending, list) {
+        if (priv->ep != ep) {
+            continue;
+        }
+
+        ucs_list_del(&priv->list);
+        --ep->pending_count;
+        if (cb != NULL) {
+            cb(ucs_container_of((void*)priv, uct_pending_req_t, priv), arg);
+        }
+    }
+}
+
+void uct_habana_copy_iface_dispatch_pending(uct_habana_copy_iface_t *iface)
+{
+    uct_habana_copy_pending_priv_t *priv;
+    uct_pending_req_t *req;
+    ucs_status_t status;
+
+    while (!ucs_list_is_empty(&iface->pending) &&
+           uct_habana_copy_iface_has_space(iface)) {
+        priv = ucs_list_extract_head(&iface->pending,
+                                     uct_habana_copy_pending_priv_t, list);
+        --priv->ep->pending_count;
+        req    = ucs_container_of((void*)priv, uct_pending_req_t, priv);
+        status = req->func(req);
+        if (status == UCS_OK) {
+            continue;
+        }
+
+        /* Not done: it stays first in line, retried when space frees */
+        ucs_list_add_head(&iface->pending, &priv->list);
+        ++priv->ep->pending_count;
+        break;
+    }
+}
+
+/*
+ * The ring is per iface and executes in order: an ep is flushed when
+ * everything posted on the iface so far is complete.
+ */
+ucs_status_t uct_habana_copy_ep_flush(uct_ep_h tl_ep, unsigned flags,
+                                      uct_completion_t *comp)
+{
+    uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
+    uct_habana_copy_ep_t *ep       = ucs_derived_of(tl_ep,
+                                                    uct_habana_copy_ep_t);
+
+    /* Requests waiting in the pending list come first */
+    if (ep->pending_count != 0) {
+        return UCS_ERR_NO_RESOURCE;
+    }
+
+    if (uct_habana_copy_iface_is_idle(iface)) {
+        return UCS_OK;
+    }
+
+    if (comp == NULL) {
+        return UCS_INPROGRESS;
+    }
+
+    return uct_habana_copy_iface_add_flush(iface, comp);
+}
+
+ucs_status_t uct_habana_copy_ep_fence(uct_ep_h tl_ep, unsigned flags)
+{
+    uct_habana_copy_iface_set_fence(uct_habana_copy_ep_iface(tl_ep));
+    return UCS_OK;
 }

@@ -7,6 +7,8 @@
 
 #include "habana_copy_md.h"
 
+#include <pthread.h>
+
 /* UCT transport names are at most 9 characters (UCT_TL_NAME_MAX), so
  * "habana_copy" cannot be one: the copy transport is "habana", which is
  * also what UCX_TLS=...,habana selects. */
@@ -14,23 +16,124 @@
 
 typedef uint64_t uct_habana_copy_iface_addr_t;
 
+/* What a zero-copy operation does when the request ring is full */
+typedef enum {
+    /* Copy in the calling thread and return UCS_OK: UCP's memory-type copies
+     * (rendezvous staging) cannot take UCS_ERR_NO_RESOURCE */
+    UCT_HABANA_COPY_RING_FULL_COPY,
+    /* Return UCS_ERR_NO_RESOURCE; the caller uses uct_ep_pending_add() */
+    UCT_HABANA_COPY_RING_FULL_NO_RESOURCE,
+    UCT_HABANA_COPY_RING_FULL_LAST
+} uct_habana_copy_ring_full_t;
+
 typedef struct uct_habana_copy_iface_config {
-    uct_iface_config_t super;
-    double             bandwidth;
-    double             latency;
-    double             overhead;
+    uct_iface_config_t          super;
+    double                      bandwidth;
+    double                      latency;
+    double                      overhead;
+    size_t                      async_thresh;
+    unsigned                    max_outstanding;
+    uct_habana_copy_ring_full_t ring_full;
 } uct_habana_copy_iface_config_t;
+
+/*
+ * One copy.  Resolved (memory, device, descriptor) by the UCX thread that
+ * posts it; executed by the copy thread, which only runs the copy ioctl or
+ * memcpy() on it and stores @status.
+ */
+typedef struct uct_habana_copy_req {
+    uct_completion_t       *comp;
+    void                   *dst;
+    const void             *src;
+    size_t                 length;
+    const uct_habana_abi_t *abi;            /* NULL: host to host */
+    int                    fd;
+    int                    legacy_numbers;
+    uct_habana_copy_dir_t  dir;
+    ucs_status_t           status;
+} uct_habana_copy_req_t;
+
+/*
+ * The copy engine of one iface: a ring of requests and a thread.  Three
+ * counters, which only grow, split the ring:
+ *   [tail, done)  executed, completion not yet reported (UCX thread)
+ *   [done, head)  posted, waiting for or in the copy thread
+ * head and tail belong to the UCX thread; done to the copy thread, which
+ * publishes it with release semantics after storing the request's status.
+ * head is handed to the copy thread under @lock.
+ */
+typedef struct uct_habana_copy_engine {
+    uct_habana_copy_req_t *reqs;
+    unsigned              size;
+    uint64_t              head;
+    uint64_t              done;     /* atomic */
+    uint64_t              tail;
+    uint64_t              fence;    /* ops posted before the last fence */
+    int                   armed;    /* atomic: signal the event fd */
+    int                   stop;     /* atomic: copy thread must exit */
+    int                   sleeping; /* copy thread waits on @cond */
+    int                   running;  /* copy thread was started */
+    int                   failed;   /* starting it failed: copy inline */
+    pthread_mutex_t       lock;
+    pthread_cond_t        cond;
+    pthread_t             thread;
+} uct_habana_copy_engine_t;
 
 typedef struct uct_habana_copy_iface {
     uct_base_iface_t             super;
-    uct_habana_copy_iface_addr_t id;     /* unique per process and iface */
+    uct_habana_copy_iface_addr_t id;          /* unique per process, iface */
+    uct_habana_copy_engine_t     engine;
+    int                          event_fd;    /* eventfd: copies completed */
+    ucs_list_link_t              pending;     /* uct_pending_req_t, FIFO */
+    ucs_list_link_t              flush_comps; /* ep flushes, by seq */
     struct {
-        double                   bandwidth;
-        double                   latency;
-        double                   overhead;
+        double                      bandwidth;
+        double                      latency;
+        double                      overhead;
+        size_t                      async_thresh;
+        uct_habana_copy_ring_full_t ring_full;
     } config;
 } uct_habana_copy_iface_t;
 
 extern uct_tl_t uct_habana_copy_tl;
+
+
+/* uct_invoke_completion() is an inline of UCX's uninstalled uct_iface.h */
+static UCS_F_ALWAYS_INLINE void
+uct_habana_copy_invoke_completion(uct_completion_t *comp, ucs_status_t status)
+{
+    uct_completion_update_status(comp, status);
+    if (--comp->count == 0) {
+        comp->func(comp);
+    }
+}
+
+static UCS_F_ALWAYS_INLINE int
+uct_habana_copy_iface_has_space(const uct_habana_copy_iface_t *iface)
+{
+    return (iface->engine.head - iface->engine.tail) < iface->engine.size;
+}
+
+static UCS_F_ALWAYS_INLINE int
+uct_habana_copy_iface_is_idle(const uct_habana_copy_iface_t *iface)
+{
+    return iface->engine.head == iface->engine.tail;
+}
+
+/* Hand @req to the copy thread: UCS_INPROGRESS, or UCS_ERR_NO_RESOURCE when
+ * the ring is full, or an error if the copy thread cannot be started */
+ucs_status_t uct_habana_copy_iface_post(uct_habana_copy_iface_t *iface,
+                                        const uct_habana_copy_req_t *req);
+
+/* Operations posted from now on are ordered after those posted before */
+void uct_habana_copy_iface_set_fence(uct_habana_copy_iface_t *iface);
+
+/* Before a copy in the calling thread: wait until the copies posted before
+ * the last fence are executed */
+void uct_habana_copy_iface_fence_wait(uct_habana_copy_iface_t *iface);
+
+/* Completes @comp once everything posted so far is complete */
+ucs_status_t uct_habana_copy_iface_add_flush(uct_habana_copy_iface_t *iface,
+                                             uct_completion_t *comp);
 
 #endif
