@@ -101,3 +101,22 @@ TEST_F(hlmem_test, copies_memory_mapped_by_others)
                                       in.data(), 64));
     EXPECT_EQ(0, dev_buffer_free(&buf));
 }
+
+TEST_F(hlmem_test, pci_bus_id_from_sysfs)
+{
+    char bus_id[32];
+
+    /* the double places each device on PCI; hlsim's are faux devices */
+    int ret = hlmem_device_pci_bus_id(0, bus_id, sizeof(bus_id));
+    if (have_double()) {
+        ASSERT_EQ(0, ret);
+        unsigned d, b, s, f;
+        EXPECT_EQ(4, sscanf(bus_id, "%x:%x:%x.%x", &d, &b, &s, &f)) << bus_id;
+    } else {
+        EXPECT_EQ(-ENOENT, ret);
+    }
+    EXPECT_EQ(-ENODEV, hlmem_device_pci_bus_id(hlmem_device_count(), bus_id,
+                                               sizeof(bus_id)));
+    EXPECT_EQ(-ENOSPC, ret == 0 ? hlmem_device_pci_bus_id(0, bus_id, 4) :
+                                  -ENOSPC);
+}

@@ -440,52 +440,22 @@ static int habana_get_device(int *dev_id)
     return OPAL_SUCCESS;
 }
 
-/* Last path component of a symlink, "" if none */
-static void habana_link_name(const char *link, char *name, size_t max)
-{
-    char target[PATH_MAX];
-    const char *slash;
-    ssize_t len;
-
-    name[0] = '\0';
-    len     = readlink(link, target, sizeof(target) - 1);
-    if (len <= 0) {
-        return;
-    }
-    target[len] = '\0';
-    slash       = strrchr(target, '/');
-    snprintf(name, max, "%.*s", (int)(max - 1), (slash != NULL) ? slash + 1 : target);
-}
-
-/* PCI address of the @dev_id-th Habana accel node (libhlmem's order on
- * current kernels: /dev/accel/accelN with the habanalabs or hlsim driver) */
+/* PCI address of @dev_id, in libhlmem's device order */
 static int habana_get_device_pci_attr(int dev_id, opal_accelerator_pci_attr_t *attr)
 {
-    char link[PATH_MAX], name[NAME_MAX + 1];
     unsigned domain, bus, dev, fn;
-    int index, found = 0;
+    char bus_id[32];
 
-    for (index = 0; index < 64; ++index) {
-        snprintf(link, sizeof(link), "/sys/class/accel/accel%d/device/driver", index);
-        habana_link_name(link, name, sizeof(name));
-        if (strcmp(name, "habanalabs") && strcmp(name, "hlsim")) {
-            continue;
-        }
-        if (found++ != dev_id) {
-            continue;
-        }
-        snprintf(link, sizeof(link), "/sys/class/accel/accel%d/device", index);
-        habana_link_name(link, name, sizeof(name));
-        if (sscanf(name, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4) {
-            return OPAL_ERR_NOT_FOUND;    /* not a PCI device (hlsim) */
-        }
-        attr->domain_id   = domain;
-        attr->bus_id      = bus;
-        attr->device_id   = dev;
-        attr->function_id = fn;
-        return OPAL_SUCCESS;
+    if ((hlmem_device_pci_bus_id(dev_id, bus_id, sizeof(bus_id)) != 0) ||
+        (sscanf(bus_id, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)) {
+        return OPAL_ERR_NOT_FOUND;    /* absent, or not on PCI (hlsim) */
     }
-    return OPAL_ERR_NOT_FOUND;
+
+    attr->domain_id   = domain;
+    attr->bus_id      = bus;
+    attr->device_id   = dev;
+    attr->function_id = fn;
+    return OPAL_SUCCESS;
 }
 
 /* Copies between two devices are not implemented by libhlmem */

@@ -36,16 +36,18 @@
 
 typedef struct {
     const char    *compute_fmt;
-    const char    *sysfs_fmt;   /* sysfs device link, NULL: not checked */
+    const char    *sysfs_fmt;   /* sysfs device link */
+    int           check_driver; /* node names shared with other drivers */
+    int           export_by_handle; /* old uapi: {handle, mem_size} */
     unsigned long info_cmd;
     unsigned long memory_cmd;
     unsigned long copy_cmd;
 } hlmem_abi_t;
 
 static const hlmem_abi_t hlmem_abis[] = {
-    {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device",
+    {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device", 1, 0,
      DRM_IOCTL_HL_INFO, DRM_IOCTL_HL_MEMORY, HLSIM_IOCTL_DMA_COPY},
-    {"/dev/hl%d", NULL,
+    {"/dev/hl%d", "/sys/class/habanalabs/hl%d/device", 0, 1,
      HLMEM_LEGACY_INFO, HLMEM_LEGACY_MEMORY, HLSIM_IOCTL_DMA_COPY_LEGACY}
 };
 
@@ -53,6 +55,7 @@ typedef struct {
     const hlmem_abi_t *abi;
     char              path[64];
     dev_t             rdev;
+    char              parent[NAME_MAX + 1]; /* sysfs parent: PCI BDF, ... */
     int               fd;        /* compute descriptor, -1 until opened */
     uint64_t          page_size;
 } hlmem_device_t;
@@ -134,13 +137,12 @@ static void hlmem_probe(const hlmem_abi_t *abi, int index)
         return;
     }
 
-    if (abi->sysfs_fmt != NULL) {
-        snprintf(link, sizeof(link), abi->sysfs_fmt, index);
-        if (!hlmem_device_is_habana(link)) {
-            return;
-        }
+    snprintf(link, sizeof(link), abi->sysfs_fmt, index);
+    if (abi->check_driver && !hlmem_device_is_habana(link)) {
+        return;
     }
 
+    hlmem_link_name(link, dev->parent, sizeof(dev->parent));
     dev->abi  = abi;
     dev->rdev = st.st_rdev;
     dev->fd   = -1;
@@ -248,6 +250,25 @@ static int hlmem_default_device(void)
     const char *env = getenv("HLMEM_DEVICE");
 
     return (env != NULL) ? atoi(env) : 0;
+}
+
+int hlmem_device_pci_bus_id(int device, char *bus_id, size_t max)
+{
+    unsigned domain, bus, slot, function;
+    const char *parent;
+    char tail;
+
+    if ((device < 0) || (device >= hlmem_device_count())) {
+        return -ENODEV;
+    }
+
+    parent = hlmem.devices[device].parent;
+    if (sscanf(parent, "%x:%x:%x.%x%c", &domain, &bus, &slot, &function,
+               &tail) != 4) {
+        return -ENOENT;
+    }
+
+    return (snprintf(bus_id, max, "%s", parent) < (int)max) ? 0 : -ENOSPC;
 }
 
 int hlmem_init(int device)
@@ -519,7 +540,7 @@ int hlmem_export_dmabuf(const void *ptr, int *fd_p, size_t *offset_p)
     dev = &hlmem.devices[a->device];
     args.in.op    = HL_MEM_OP_EXPORT_DMABUF_FD;
     args.in.flags = O_RDWR | O_CLOEXEC;
-    if (dev->abi->sysfs_fmt == NULL) {
+    if (dev->abi->export_by_handle) {
         /* the old uapi exports by handle, the whole allocation */
         args.in.export_dmabuf_fd.addr = a->handle;
     } else {

@@ -35,6 +35,12 @@ int hlmem_init(int device);
 /* Number of Habana devices present (0 if none, or no driver) */
 int hlmem_device_count(void);
 
+/*
+ * PCI address ("DDDD:BB:DD.F") of @device, in the order of the other calls;
+ * -ENOENT for a device that is not on PCI (hlsim), -ENODEV if absent.
+ */
+int hlmem_device_pci_bus_id(int device, char *bus_id, size_t max);
+
 /* Allocate and map @size bytes (rounded up to the device page size) on
  * the default device / on @device.  NULL with errno set on failure. */
 void *hlmem_alloc(size_t size);
