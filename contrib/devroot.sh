@@ -26,7 +26,7 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libucx-dev ucx-utils libucx0
 	openmpi-bin libopenmpi-dev
-	libibverbs-dev ibverbs-providers ibverbs-utils rdma-core
+	libibverbs-dev librdmacm-dev ibverbs-providers ibverbs-utils rdma-core
 	libhwloc-dev hwloc-nox
 	googletest libgtest-dev
 	linux-headers-amd64 kmod iproute2 procps
