@@ -20,6 +20,7 @@
 #include <linux/highmem.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
@@ -404,10 +405,63 @@ static void hlsim_dmabuf_release(struct dma_buf *dmabuf)
 	hlsim_export_free(dmabuf->priv);
 }
 
-/* Device memory is not CPU accessible, exactly like HBM */
+/*
+ * TEST ONLY: CPU mappings of exported dma-bufs.
+ *
+ * HBM has no CPU mapping and the habanalabs driver never lets a dma-buf be
+ * mmap'ed, so by default neither does hlsim.  With test_dmabuf_mmap=1 an
+ * exported dma-buf can be mapped MAP_SHARED; the mapping shows the
+ * export's pages, which user space can pin with pin_user_pages(FOLL_LONGTERM)
+ * (ib_umem_get).  That is what the NIC test double in test/double builds
+ * on to stand in for a dma-buf importing NIC.  The flag is read at mmap
+ * time only; existing mappings stay valid when it is cleared.
+ */
+static bool test_dmabuf_mmap;
+module_param(test_dmabuf_mmap, bool, 0644);
+MODULE_PARM_DESC(test_dmabuf_mmap,
+		 "TEST ONLY: allow mmap of exported dma-bufs (never on real HBM; default 0)");
+
+/*
+ * The dma-buf core pins vma->vm_file, the dma-buf, for the life of the vma:
+ * the export (its pages, mapping and allocation) outlives every mapping.
+ */
+static vm_fault_t hlsim_dmabuf_fault(struct vm_fault *vmf)
+{
+	struct hlsim_export *exp = vmf->vma->vm_private_data;
+	struct page *page;
+
+	/* vmf->pgoff counts pages from the start of the dma-buf */
+	if (vmf->pgoff >= exp->npages)
+		return VM_FAULT_SIGBUS;
+	page = exp->alloc->pages[exp->first + vmf->pgoff];
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct hlsim_dmabuf_vm_ops = {
+	.fault = hlsim_dmabuf_fault,
+};
+
+/* Device memory is not CPU accessible, exactly like HBM (see above) */
 static int hlsim_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
-	return -EINVAL;
+	struct hlsim_export *exp = dmabuf->priv;
+
+	if (!READ_ONCE(test_dmabuf_mmap))
+		return -EINVAL;
+	/* a private mapping would copy on write instead of reaching the device */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= exp->npages ||
+	    vma_pages(vma) > exp->npages - vma->vm_pgoff)
+		return -EINVAL;
+
+	/* struct pages, not PFNMAP: GUP (and so ib_umem_get) must accept it */
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &hlsim_dmabuf_vm_ops;
+	vma->vm_private_data = exp;
+	return 0;
 }
 
 static const struct dma_buf_ops hlsim_dmabuf_ops = {
@@ -522,11 +576,15 @@ static int hlsim_mem_free(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	alloc = xa_load(&ctx->handles, handle);
 	if (!alloc)
 		return -EINVAL;
-	/* like the real driver: a mapped allocation cannot be freed */
+	/*
+	 * Like the habanalabs driver: a mapped allocation cannot be freed
+	 * ("handle is mapped"), nor (5.16-6.2) one a dma-buf exported by
+	 * handle still holds ("handle is exported"); both are -EINVAL.
+	 */
 	if (alloc->map_count)
 		return -EINVAL;
 	if (atomic_read(&alloc->nr_exports))
-		return -EBUSY;
+		return -EINVAL;
 
 	xa_erase(&ctx->handles, handle);
 	ctx->dram_mem -= alloc->size;
@@ -629,9 +687,12 @@ static int hlsim_mem_unmap(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	map = hlsim_map_find(ctx, va, 1);
 	if (!map || map->va != va)
 		return -EINVAL;
-	/* an exported mapping stays until its last dma-buf is released */
+	/*
+	 * An exported mapping stays until its last dma-buf is released; the
+	 * habanalabs driver answers -EINVAL ("memory is exported").
+	 */
 	if (atomic_read(&map->nr_exports))
-		return -EBUSY;
+		return -EINVAL;
 
 	hlsim_map_remove(ctx, map);
 	return 0;

@@ -6,10 +6,16 @@
  *
  * Needs hlsim.ko (num_devices >= 1; a second device is used when present)
  * and hlsim_import_test.ko.  --legacy runs the tests of the old misc
- * generation instead (hlsim.ko loaded with legacy=1).
+ * generation instead (hlsim.ko loaded with legacy=1); --mmap the tests of
+ * the test-only dma-buf mmap (hlsim.ko with test_dmabuf_mmap=1).
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <linux/io_uring.h>
 
 #include "hlsim_tap.h"
 
@@ -38,6 +44,38 @@ static u64 read_param(const char *name)
 		v = 0;
 	fclose(f);
 	return v;
+}
+
+/* A bool parameter: 1 for Y, 0 for N or when it cannot be read */
+static int param_on(const char *name)
+{
+	char path[128];
+	int c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/hlsim/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	c = fgetc(f);
+	fclose(f);
+	return c == 'Y' || c == '1';
+}
+
+static int write_param(const char *name, const char *val)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/module/hlsim/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fputs(val, f) < 0 ? -EIO : 0;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
 }
 
 static void test_info(int accel)
@@ -215,7 +253,8 @@ static void test_export(int accel)
 	       "segments respect the importer's 64 KiB limit (max %llu)",
 	       (unsigned long long)chk.max_dma_seg);
 	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, d1, 0) == MAP_FAILED &&
-	       errno == EINVAL, "mmap of the dma-buf -> EINVAL");
+	       errno == EINVAL, "mmap of the dma-buf -> EINVAL (test_dmabuf_mmap=%d)",
+	       param_on("test_dmabuf_mmap"));
 
 	d2 = hl_export(fd, va, 2 * PAGE, PAGE, 0);
 	tap_ok(d2 >= 0, "EXPORT with offset");
@@ -249,10 +288,12 @@ static void test_export(int accel)
 	tap_ok(hl_export(fd, va, PAGE, 0, 0x40000000) == -EINVAL,
 	       "EXPORT with bad fd flags -> EINVAL");
 
-	tap_ok(hl_unmap(fd, va) == -EBUSY, "UNMAP while exported -> EBUSY");
+	tap_ok(hl_unmap(fd, va) == -EINVAL,
+	       "UNMAP while exported -> EINVAL (as habanalabs)");
+	tap_ok(hl_free(fd, h) == -EINVAL, "FREE while mapped -> EINVAL");
 	close(d1);
-	tap_ok(hl_unmap(fd, va) == -EBUSY,
-	       "UNMAP while the second export lives -> EBUSY");
+	tap_ok(hl_unmap(fd, va) == -EINVAL,
+	       "UNMAP while the second export lives -> EINVAL");
 	close(d2);
 	tap_ok(!hl_unmap(fd, va), "UNMAP after the dma-bufs are closed");
 	tap_ok(!hl_free(fd, h), "FREE after UNMAP");
@@ -311,6 +352,152 @@ static void fill(unsigned char *p, size_t n, unsigned int seed)
 
 	for (i = 0; i < n; i++)
 		p[i] = (unsigned char)(seed + i * 7 + (i >> 9));
+}
+
+/*
+ * Pin [p, p + len) with pin_user_pages(FOLL_WRITE | FOLL_LONGTERM), the
+ * flags of ib_umem_get, through an io_uring fixed buffer.  0, -errno, or 1
+ * when io_uring is not available.
+ */
+static int longterm_pin(void *p, size_t len)
+{
+	struct io_uring_params prm = {};
+	struct iovec iov = { .iov_base = p, .iov_len = len };
+	int ring, ret;
+
+	ring = syscall(__NR_io_uring_setup, 4, &prm);
+	if (ring < 0)
+		return 1;
+	ret = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		      &iov, 1) ? -errno : 0;
+	if (!ret)
+		syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+			NULL, 0);
+	close(ring);
+	return ret;
+}
+
+static int mmap_fails(size_t len, int prot, int flags, int fd, u64 off)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, off);
+
+	if (p != MAP_FAILED) {
+		munmap(p, len);
+		return 0;
+	}
+	return errno == EINVAL;
+}
+
+/* test_dmabuf_mmap=1: exported dma-bufs can be mapped by the CPU */
+static void test_mmap(int accel)
+{
+	size_t n = 16 * PAGE;
+	unsigned char *src = malloc(n), *back = malloc(n), *p;
+	int rw = PROT_READ | PROT_WRITE;
+	u64 h = 0, va = 0, free_mem;
+	int fd, ctl, d, ret, status;
+	pid_t pid;
+
+	tap_ok(param_on("test_dmabuf_mmap"), "test_dmabuf_mmap=1");
+	ctl = hlsim_open_control(accel);
+	fd = hlsim_open_compute(accel);
+	tap_ok(!hl_alloc(fd, n, 0, 0, &h) && !hl_map(fd, h, 0, 0, &va),
+	       "ALLOC+MAP 16 pages");
+	fill(src, n, 3);
+	tap_ok(!hl_copy(fd, va, (uintptr_t)src, n, HLSIM_COPY_HOST_TO_DEVICE),
+	       "fill the device memory");
+
+	/* the dma-buf covers pages 2..9 of the mapping */
+	d = hl_export(fd, va, 8 * PAGE, 2 * PAGE, O_CLOEXEC);
+	tap_ok(d >= 0, "EXPORT 8 pages at offset 2 pages");
+	tap_ok(mmap_fails(PAGE, PROT_READ, MAP_SHARED, d, 8 * PAGE),
+	       "mmap at pgoff 8 (the end) -> EINVAL");
+	tap_ok(mmap_fails(2 * PAGE, PROT_READ, MAP_SHARED, d, 7 * PAGE),
+	       "mmap across the end -> EINVAL");
+	tap_ok(mmap_fails(9 * PAGE, PROT_READ, MAP_SHARED, d, 0),
+	       "mmap larger than the dma-buf -> EINVAL");
+	tap_ok(mmap_fails(PAGE, PROT_READ, MAP_SHARED, d, 1ULL << 44),
+	       "mmap at a huge pgoff -> EINVAL");
+	tap_ok(mmap_fails(PAGE, rw, MAP_PRIVATE, d, 0),
+	       "MAP_PRIVATE -> EINVAL");
+	if (!write_param("test_dmabuf_mmap", "0")) {
+		tap_ok(mmap_fails(PAGE, PROT_READ, MAP_SHARED, d, 0),
+		       "parameter cleared at run time: mmap -> EINVAL");
+		write_param("test_dmabuf_mmap", "1");
+	}
+
+	/* pages 1..4 of the dma-buf: pages 3..6 of the mapping */
+	p = mmap(NULL, 4 * PAGE, rw, MAP_SHARED, d, PAGE);
+	if (!tap_ok(p != MAP_FAILED, "mmap 4 pages at pgoff 1 (errno %d)",
+		    p == MAP_FAILED ? errno : 0))
+		goto out;
+	tap_ok(!memcmp(p, src + 3 * PAGE, 4 * PAGE),
+	       "reads show the device memory at export offset + pgoff");
+
+	memset(p + PAGE + 100, 0x5a, 3000);
+	memset(src + 4 * PAGE + 100, 0x5a, 3000);
+	memset(back, 0, n);
+	tap_ok(!hl_copy(fd, (uintptr_t)back, va, n,
+			HLSIM_COPY_DEVICE_TO_HOST) && !memcmp(back, src, n),
+	       "CPU writes reach device memory (DMA copy), nothing else changes");
+	fill(src + 5 * PAGE, PAGE, 9);
+	tap_ok(!hl_copy(fd, va + 5 * PAGE, (uintptr_t)(src + 5 * PAGE), PAGE,
+			HLSIM_COPY_HOST_TO_DEVICE) &&
+	       !memcmp(p + 2 * PAGE, src + 5 * PAGE, PAGE),
+	       "DMA writes are seen through the mapping");
+
+	ret = longterm_pin(p, 4 * PAGE);
+	tap_ok(ret >= 0, "long-term pin for write, as ib_umem_get (%d)%s", ret,
+	       ret == 1 ? " # SKIP no io_uring" : "");
+
+	pid = fork();
+	if (!pid)
+		_exit(memcmp(p, src + 3 * PAGE, 4 * PAGE) ? 1 : 0);
+	tap_ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
+	       WIFEXITED(status) && !WEXITSTATUS(status),
+	       "a forked child reads the mapping");
+
+	close(d);
+	tap_ok(p[2 * PAGE] == src[5 * PAGE],
+	       "mapping still works after the dma-buf fd is closed");
+	tap_ok(hl_unmap(fd, va) == -EINVAL,
+	       "UNMAP refused while the mmap holds the export");
+	tap_ok(hl_free(fd, h) == -EINVAL, "FREE refused while mapped");
+
+	/* split the vma: both halves keep the export */
+	munmap(p + PAGE, PAGE);
+	tap_ok(p[0] == src[3 * PAGE] && p[3 * PAGE] == src[6 * PAGE] &&
+	       hl_unmap(fd, va) == -EINVAL,
+	       "partial munmap: the rest still maps, the export lives");
+	munmap(p, 4 * PAGE);
+	tap_ok(!hl_unmap(fd, va) && !hl_free(fd, h),
+	       "UNMAP and FREE succeed after munmap");
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) && free_mem == dram_size,
+	       "DRAM usage back to full");
+
+	/* the mapping outlives both the dma-buf fd and the device fd */
+	hl_alloc(fd, n, 0, 0, &h);
+	hl_map(fd, h, 0, 0, &va);
+	hl_copy(fd, va, (uintptr_t)src, n, HLSIM_COPY_HOST_TO_DEVICE);
+	d = hl_export(fd, va, n, 0, O_CLOEXEC);
+	p = mmap(NULL, n, rw, MAP_SHARED, d, 0);
+	close(d);
+	close(fd);
+	fd = -1;
+	if (!tap_ok(p != MAP_FAILED, "mmap of a whole export"))
+		goto out;
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) &&
+	       free_mem == dram_size - n && !memcmp(p, src, n),
+	       "device fd and dma-buf closed: memory stays and maps");
+	munmap(p, n);
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) && free_mem == dram_size,
+	       "munmap frees everything");
+out:
+	if (fd >= 0)
+		close(fd);
+	close(ctl);
+	free(src);
+	free(back);
 }
 
 static void test_copy(int accel)
@@ -544,8 +731,8 @@ static void test_legacy(void)
 	memset(&a, 0, sizeof(a));
 	a.in.op = HL_MEM_OP_FREE;
 	a.in.free.handle = h;
-	tap_ok(xioctl(fd, LEGACY_MEMORY, &a) == -EBUSY,
-	       "legacy FREE while exported -> EBUSY");
+	tap_ok(xioctl(fd, LEGACY_MEMORY, &a) == -EINVAL,
+	       "legacy FREE while exported -> EINVAL (as habanalabs)");
 	close(d);
 	tap_ok(!xioctl(fd, LEGACY_MEMORY, &a), "legacy FREE after close");
 	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED,
@@ -557,6 +744,7 @@ static void test_legacy(void)
 int main(int argc, char **argv)
 {
 	int legacy = argc > 1 && !strcmp(argv[1], "--legacy");
+	int mmap_only = argc > 1 && !strcmp(argv[1], "--mmap");
 	int accel = hlsim_accel_index(0), accel2 = hlsim_accel_index(1);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -568,6 +756,10 @@ int main(int argc, char **argv)
 
 	if (legacy) {
 		test_legacy();
+		return tap_done();
+	}
+	if (mmap_only) {
+		test_mmap(accel);
 		return tap_done();
 	}
 	test_info(accel);

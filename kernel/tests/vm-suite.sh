@@ -8,8 +8,10 @@
 #   contrib/vm/run.sh kernel/tests/vm-suite.sh
 #
 # Loads hlsim.ko (num_devices=2) and the test importer, runs the functional
-# tests and the fuzzer, checks the kernel log, unloads (which must succeed),
-# then repeats a short round with the legacy nodes.  Exits non-zero on any
+# tests and the fuzzer, then the tests of the test-only dma-buf mmap with
+# test_dmabuf_mmap set at run time, checks the kernel log, unloads (which
+# must succeed), then repeats short rounds with test_dmabuf_mmap=1 given
+# at load time and with the legacy nodes.  Exits non-zero on any
 # failure.  The first argument (or FUZZ_CALLS; default 20000) sets the
 # fuzzer's length: contrib/vm/run.sh kernel/tests/vm-suite.sh 200000
 #
@@ -91,7 +93,10 @@ else
 	fail "insmod hlsim.ko num_devices=8"
 fi
 
+mmap_param=/sys/module/hlsim/parameters/test_dmabuf_mmap
+
 if load num_devices=2; then
+	[ "$(cat $mmap_param)" = N ] || fail "test_dmabuf_mmap is not off by default"
 	run hlsim_test "$here/hlsim_test"
 	run hlsim_fuzz "$here/hlsim_fuzz" -n "$fuzz_calls"
 	# both devices at once: one fuzzer each, sharing the importer
@@ -102,7 +107,19 @@ if load num_devices=2; then
 	rc=$?
 	cat /tmp/hlsim_fuzz1.log
 	[ $rc -eq 0 ] || fail "hlsim_fuzz -d 1 (parallel) exited with $rc"
+	# the test-only CPU mapping of dma-bufs, switched on at run time
+	if echo 1 >$mmap_param; then
+		run "hlsim_test --mmap" "$here/hlsim_test" --mmap
+		echo 0 >$mmap_param
+	else
+		fail "cannot set $mmap_param"
+	fi
 	check_dmesg "after tests"
+	unload
+fi
+
+if load num_devices=1 test_dmabuf_mmap=1; then
+	run "hlsim_test --mmap (set at load)" "$here/hlsim_test" --mmap
 	unload
 fi
 

@@ -7,6 +7,15 @@
  * DMA copy between host memory and device memory, so user space can move
  * data without CPU access to device memory.  Its ioctl number lies outside
  * the range the habanalabs driver uses (HL_IOCTL_INFO..HL_IOCTL_DEBUG).
+ *
+ * The habanalabs ioctls answer as the driver does, errors included:
+ * HL_MEM_OP_UNMAP of a mapping a live dma-buf was exported from, and
+ * HL_MEM_OP_FREE of a mapped allocation (or, in the legacy generation, of
+ * one a live dma-buf exported by handle), fail with EINVAL, not EBUSY.
+ *
+ * Dma-bufs cannot be mmap'ed, like HBM, unless the module parameter
+ * test_dmabuf_mmap is set: a test-only switch the real driver does not
+ * have (see kernel/README.md).
  */
 #ifndef _UAPI_HLSIM_H_
 #define _UAPI_HLSIM_H_
