@@ -15,9 +15,17 @@ mkdir -p "$uct_only_dir"
 ln -sf "$plugin_dir/libuct_habana.so.0" "$uct_only_dir/libuct_habana.so.0"
 double=$builddir/test/double/.libs/libhl_double.so
 fake_version=$builddir/test/double/.libs/libfake_ucx_version.so
+verbs_double=$builddir/test/double/.libs/libverbs_double.so
 gtest=$builddir/test/gtest/gtest_habana
 passed=0
 failed=0
+
+# Built against a UCX other than the system's (configure --with-ucx): run
+# that UCX's tools and libraries, not the system's
+if [ -n "${ucx_prefix:-}" ]; then
+	export PATH=$ucx_prefix/bin:$PATH
+	export LD_LIBRARY_PATH=$ucx_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 
 check() {
 	local name=$1
@@ -44,6 +52,15 @@ gtest_config() {
 		"$gtest" --gtest_brief=1 --gtest_filter='habana_md*:hlmem*' &&
 	with_double HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
 		"$gtest" --gtest_brief=1 --gtest_filter='habana_ucm*'
+}
+
+# zero copy decided by the import probe, frees while a NIC holds the
+# dma-buf, allocation device: with the verbs_double NICs
+gtest_zcopy() {
+	local abi=$1 devices=$2
+	env LD_PRELOAD="$double:$verbs_double" UCX_PLUGIN_PATH="$plugin_dir" \
+		HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
+		"$gtest" --gtest_brief=1 --gtest_filter='habana_zcopy*'
 }
 
 # UCP transfers over a network transport, staged through habana
@@ -97,6 +114,16 @@ for abi in accel misc; do
 		check "gtest abi=$abi devices=$devices" gtest_config "$abi" "$devices"
 	done
 done
+if [ -f "$verbs_double" ]; then
+	for abi in accel misc; do
+		for devices in 1 2; do
+			check "gtest zero-copy decision abi=$abi devices=$devices" \
+				gtest_zcopy "$abi" "$devices"
+		done
+	done
+else
+	echo "SKIP: zero-copy decision gtests (built without libibverbs)"
+fi
 for abi in accel misc; do
 	for tls in tcp,habana sm,habana; do
 		check "gtest UCP abi=$abi UCX_TLS=$tls" gtest_ucp "$abi" "$tls"
@@ -105,6 +132,8 @@ done
 # the copy thread: below 4 CPUs it is off by default, so force it once
 check "gtest UCP UCX_TLS=sm,habana, every zcopy on the copy thread" \
 	gtest_ucp accel sm,habana UCX_HABANA_COPY_ASYNC_THRESH=0
+check "gtest perftest allocator, both ucs_async_context_t layouts" \
+	with_double "$gtest" --gtest_brief=1 --gtest_filter='habana_perftest*'
 check "ucx_info -d lists the habana MD and device" ucx_info_lists_md
 check "no device: no habana MD, no error" ucx_info_no_device_is_silent
 check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
@@ -118,12 +147,12 @@ perftest() {
 	local tag=$1 tls=$2 port=$((30000 + ($$ + ${#1}) % 20000)) server rc
 	local log=$builddir/perftest-$tag.log
 	shift 2
-	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS="$tls" \
-		timeout 30 ucx_perftest -p "$port" >"$log.server" 2>&1 &
+	with_double LD_LIBRARY_PATH="$plugin_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		UCX_TLS="$tls" timeout 30 ucx_perftest -p "$port" >"$log.server" 2>&1 &
 	server=$!
 	sleep 0.3
-	with_double LD_LIBRARY_PATH="$plugin_dir" UCX_TLS="$tls" \
-		timeout 25 ucx_perftest localhost -p "$port" "$@" >"$log" 2>&1
+	with_double LD_LIBRARY_PATH="$plugin_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		UCX_TLS="$tls" timeout 25 ucx_perftest localhost -p "$port" "$@" >"$log" 2>&1
 	rc=$?
 	wait "$server" || rc=1
 	[ "$rc" -eq 0 ] && grep -q "^Final:" "$log" &&
@@ -132,6 +161,19 @@ perftest() {
 }
 check "ucx_perftest -t tag_bw -m gaudi,gaudi over tcp,habana" \
 	perftest bw tcp,habana -t tag_bw -m gaudi,gaudi -s 65536 -n 200 -w 10
+# a UCT test allocates through the module's uct_alloc, which finds the
+# test's memory domain in the perftest context (layout of the running UCX)
+perftest_loopback() {
+	local log=$builddir/perftest-$1.log
+	shift
+	with_double LD_LIBRARY_PATH="$plugin_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		timeout 30 ucx_perftest -l "$@" >"$log" 2>&1 &&
+	grep -q "^Final:" "$log" && ! grep -q "ERROR" "$log" ||
+		{ cat "$log"; return 1; }
+}
+check "ucx_perftest -l UCT put_bw zcopy -m gaudi over habana" \
+	perftest_loopback uct-put -t put_bw -d habana0 -x habana -m gaudi \
+	-D zcopy -s 65536 -n 100 -w 10
 # -V: ucx_perftest checks the received data, through the allocator's copies
 check "ucx_perftest -V (validated) tag_lat -m gaudi,gaudi over sm,habana" \
 	perftest lat-validated sm,habana -t tag_lat -m gaudi,gaudi -s 300000 \

@@ -70,6 +70,14 @@ static int compute_fd(int dev)
     return compute_fds[dev];
 }
 
+void dev_compute_close(int dev)
+{
+    if (compute_fds[dev] >= 0) {
+        close(compute_fds[dev]);
+        compute_fds[dev] = -1;
+    }
+}
+
 static int mem_ioctl(int fd, union hl_mem_args *args)
 {
     return ioctl(fd, abi_is_misc() ? LEGACY_MEMORY : DRM_IOCTL_HL_MEMORY,

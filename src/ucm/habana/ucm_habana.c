@@ -12,6 +12,14 @@
  * memory-type events: MEM_TYPE_ALLOC after a successful MAP, MEM_TYPE_FREE
  * before UNMAP reaches the driver, which refuses to unmap memory that a
  * dma-buf (ours, or a NIC registration) still references.
+ *
+ * UCX drops its NIC registrations lazily (the registration cache frees
+ * them after the event, or when an operation on them completes), so the
+ * driver may still refuse the unmap of an exported mapping.  The
+ * application is then told success, and the unmap, and the free of the
+ * allocation behind it, are retried with a growing delay on later memory
+ * ioctls, at once when an allocation runs out of memory, and when the
+ * habana memory domain closes (ucm_habana_deferred_flush()).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -30,6 +38,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define UCM_HABANA_LEGACY_MEMORY _IOWR('H', 0x05, union hl_mem_args)
 
@@ -44,12 +53,32 @@ typedef struct {
     int      fd;
     uint64_t handle;
     size_t   size;
+    int      exported; /* a dma-buf of it (or of a mapping) was exported */
 } ucm_habana_alloc_t;
 
 typedef struct {
     ucm_habana_mapping_t mapping;
-    dev_t                rdev;   /* device of fd when mapped */
+    dev_t                rdev;     /* device of fd when mapped */
+    int                  exported; /* a dma-buf of it was exported */
 } ucm_habana_entry_t;
+
+/* First retry of a refused unmap after 1 ms, then twice as late, up to 1 s:
+ * the driver logs every refusal */
+#define UCM_HABANA_RETRY_MIN_NS 1000000ull
+#define UCM_HABANA_RETRY_MAX_NS 1000000000ull
+
+/* An unmap or free the driver refused while a dma-buf was alive */
+typedef struct {
+    int           fd;
+    dev_t         rdev;
+    unsigned long request;      /* the application's memory ioctl number */
+    uint64_t      va;
+    uint64_t      handle;
+    int           unmap_pending;
+    int           free_pending; /* the application freed the handle */
+    uint64_t      next_try_ns;
+    uint64_t      delay_ns;
+} ucm_habana_deferred_t;
 
 static struct {
     pthread_mutex_t         lock;
@@ -58,6 +87,9 @@ static struct {
     unsigned                num_allocs, max_allocs;
     ucm_habana_entry_t      *maps;
     unsigned                num_maps, max_maps;
+    ucm_habana_deferred_t   *deferred;
+    unsigned                num_deferred, max_deferred;
+    uint64_t                total_deferred;
 } ucm_habana = {
     .lock = PTHREAD_MUTEX_INITIALIZER
 };
@@ -140,9 +172,10 @@ static void ucm_habana_on_alloc(int fd, uint64_t handle, size_t size)
         (ucm_habana_grow((void**)&ucm_habana.allocs, &ucm_habana.max_allocs,
                          sizeof(*alloc)) == 0)) {
         alloc         = &ucm_habana.allocs[ucm_habana.num_allocs++];
-        alloc->fd     = fd;
-        alloc->handle = handle;
-        alloc->size   = size;
+        alloc->fd       = fd;
+        alloc->handle   = handle;
+        alloc->size     = size;
+        alloc->exported = 0;
     }
     pthread_mutex_unlock(&ucm_habana.lock);
 }
@@ -182,6 +215,7 @@ static void ucm_habana_on_map(int fd, uint64_t handle, uint64_t va)
         entry->mapping.handle = handle;
         entry->mapping.fd     = fd;
         entry->rdev           = ucm_habana_fd_rdev(fd);
+        entry->exported       = 0;
     }
     pthread_mutex_unlock(&ucm_habana.lock);
 
@@ -190,8 +224,34 @@ static void ucm_habana_on_map(int fd, uint64_t handle, uint64_t va)
     }
 }
 
-/* Tell UCX before the driver sees the unmap; forget it once it is done */
-static size_t ucm_habana_before_unmap(int fd, uint64_t va)
+/* A dma-buf was exported by device address (accel) or by handle (misc) */
+static void ucm_habana_on_export(int fd, uint64_t addr_or_handle)
+{
+    ucm_habana_entry_t *entry;
+    ucm_habana_alloc_t *alloc;
+    uint64_t handle = addr_or_handle;
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    for (entry = ucm_habana.maps;
+         entry < ucm_habana.maps + ucm_habana.num_maps; ++entry) {
+        if ((entry->mapping.fd == fd) &&
+            ((entry->mapping.va == addr_or_handle) ||
+             (entry->mapping.handle == addr_or_handle))) {
+            entry->exported = 1;
+            handle          = entry->mapping.handle;
+        }
+    }
+
+    alloc = ucm_habana_alloc_find(fd, handle);
+    if (alloc != NULL) {
+        alloc->exported = 1;
+    }
+    pthread_mutex_unlock(&ucm_habana.lock);
+}
+
+/* Tell UCX before the driver sees the unmap; returns the mapping's size,
+ * 0 if untracked */
+static size_t ucm_habana_before_unmap(int fd, uint64_t va, int *exported_p)
 {
     size_t size = 0;
     int index;
@@ -199,7 +259,8 @@ static size_t ucm_habana_before_unmap(int fd, uint64_t va)
     pthread_mutex_lock(&ucm_habana.lock);
     index = ucm_habana_map_index(fd, va);
     if (index >= 0) {
-        size = ucm_habana.maps[index].mapping.size;
+        size        = ucm_habana.maps[index].mapping.size;
+        *exported_p = ucm_habana.maps[index].exported;
     }
     pthread_mutex_unlock(&ucm_habana.lock);
 
@@ -209,15 +270,185 @@ static size_t ucm_habana_before_unmap(int fd, uint64_t va)
     return size;
 }
 
-static void ucm_habana_after_unmap(int fd, uint64_t va)
+/* Forget the mapping; if the driver refused to unmap it because it is
+ * exported, keep it for a retry.  Returns 1 if deferred. */
+static int ucm_habana_after_unmap(int fd, unsigned long request, uint64_t va,
+                                  int refused)
 {
-    int index;
+    ucm_habana_deferred_t *d;
+    int index, deferred = 0;
 
     pthread_mutex_lock(&ucm_habana.lock);
     index = ucm_habana_map_index(fd, va);
-    if (index >= 0) {
-        ucm_habana.maps[index] = ucm_habana.maps[--ucm_habana.num_maps];
+    if (index < 0) {
+        goto out;
     }
+
+    if (refused &&
+        ((ucm_habana.num_deferred < ucm_habana.max_deferred) ||
+         (ucm_habana_grow((void**)&ucm_habana.deferred,
+                          &ucm_habana.max_deferred, sizeof(*d)) == 0))) {
+        d               = &ucm_habana.deferred[ucm_habana.num_deferred++];
+        d->fd           = fd;
+        d->rdev         = ucm_habana.maps[index].rdev;
+        d->request      = request;
+        d->va            = va;
+        d->handle        = ucm_habana.maps[index].mapping.handle;
+        d->unmap_pending = 1;
+        d->free_pending  = 0;
+        d->delay_ns      = UCM_HABANA_RETRY_MIN_NS;
+        d->next_try_ns   = 0;
+        ++ucm_habana.total_deferred;
+        deferred         = 1;
+    } else if (refused) {
+        goto out; /* cannot remember it: the application sees the error */
+    }
+
+    ucm_habana.maps[index] = ucm_habana.maps[--ucm_habana.num_maps];
+out:
+    pthread_mutex_unlock(&ucm_habana.lock);
+    return deferred;
+}
+
+static uint64_t ucm_habana_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int ucm_habana_driver_memory(const ucm_habana_deferred_t *d,
+                                    uint32_t op)
+{
+    union hl_mem_args args;
+
+    memset(&args, 0, sizeof(args));
+    args.in.op = op;
+    if (op == HL_MEM_OP_UNMAP) {
+        args.in.unmap.device_virt_addr = d->va;
+    } else {
+        args.in.free.handle = d->handle;
+    }
+    return ucm_habana.orig_ioctl(d->fd, d->request, &args);
+}
+
+/* Lock held.  Returns 1 when @d is done (or its context is gone). */
+static int ucm_habana_deferred_retry_one(ucm_habana_deferred_t *d,
+                                         uint64_t now, int force)
+{
+    if (ucm_habana_fd_rdev(d->fd) != d->rdev) {
+        return 1; /* closed: the context and its memory go with the last
+                     dma-buf reference */
+    }
+
+    if (!force && (now < d->next_try_ns)) {
+        return 0;
+    }
+
+    if (d->unmap_pending) {
+        if (ucm_habana_driver_memory(d, HL_MEM_OP_UNMAP) != 0) {
+            goto later;
+        }
+        d->unmap_pending = 0;
+    }
+
+    if (d->free_pending &&
+        (ucm_habana_driver_memory(d, HL_MEM_OP_FREE) != 0) &&
+        ((errno == EINVAL) || (errno == EBUSY))) {
+        goto later; /* exported by handle: still referenced */
+    }
+
+    return !d->unmap_pending;
+
+later:
+    d->next_try_ns = now + d->delay_ns;
+    d->delay_ns    = (d->delay_ns * 2 < UCM_HABANA_RETRY_MAX_NS) ?
+                     (d->delay_ns * 2) : UCM_HABANA_RETRY_MAX_NS;
+    return 0;
+}
+
+static unsigned ucm_habana_deferred_retry(int force)
+{
+    uint64_t now = ucm_habana_now_ns();
+    unsigned i, pending;
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    for (i = 0; i < ucm_habana.num_deferred;) {
+        if (ucm_habana_deferred_retry_one(&ucm_habana.deferred[i], now,
+                                          force)) {
+            ucm_habana.deferred[i] =
+                    ucm_habana.deferred[--ucm_habana.num_deferred];
+        } else {
+            ++i;
+        }
+    }
+    pending = ucm_habana.num_deferred;
+    pthread_mutex_unlock(&ucm_habana.lock);
+    return pending;
+}
+
+/* A FREE the driver refused because the allocation is exported (by
+ * handle): retried like a deferred unmap.  Returns 1 if deferred. */
+static int ucm_habana_defer_refused_free(int fd, unsigned long request,
+                                         uint64_t handle)
+{
+    ucm_habana_alloc_t *alloc;
+    ucm_habana_deferred_t *d;
+    int deferred = 0;
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    alloc = ucm_habana_alloc_find(fd, handle);
+    if ((alloc != NULL) && alloc->exported &&
+        ((ucm_habana.num_deferred < ucm_habana.max_deferred) ||
+         (ucm_habana_grow((void**)&ucm_habana.deferred,
+                          &ucm_habana.max_deferred, sizeof(*d)) == 0))) {
+        d                = &ucm_habana.deferred[ucm_habana.num_deferred++];
+        d->fd            = fd;
+        d->rdev          = ucm_habana_fd_rdev(fd);
+        d->request       = request;
+        d->va            = 0;
+        d->handle        = handle;
+        d->unmap_pending = 0;
+        d->free_pending  = 1;
+        d->delay_ns      = UCM_HABANA_RETRY_MIN_NS;
+        d->next_try_ns   = 0;
+        ++ucm_habana.total_deferred;
+        deferred         = 1;
+    }
+    pthread_mutex_unlock(&ucm_habana.lock);
+    return deferred;
+}
+
+/* FREE of a handle whose unmap is deferred: deferred with it */
+static int ucm_habana_defer_free(int fd, uint64_t handle)
+{
+    ucm_habana_deferred_t *d;
+    int deferred = 0;
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    for (d = ucm_habana.deferred;
+         d < ucm_habana.deferred + ucm_habana.num_deferred; ++d) {
+        if ((d->fd == fd) && (d->handle == handle) && !d->free_pending) {
+            d->free_pending = 1;
+            deferred        = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ucm_habana.lock);
+    return deferred;
+}
+
+unsigned ucm_habana_deferred_flush(void)
+{
+    return (ucm_habana.orig_ioctl != NULL) ? ucm_habana_deferred_retry(1) : 0;
+}
+
+void ucm_habana_deferred_stats(ucm_habana_deferred_stats_t *stats)
+{
+    pthread_mutex_lock(&ucm_habana.lock);
+    stats->deferred = ucm_habana.total_deferred;
+    stats->pending  = ucm_habana.num_deferred;
     pthread_mutex_unlock(&ucm_habana.lock);
 }
 
@@ -227,40 +458,103 @@ static int ucm_habana_is_memory_request(unsigned long request)
            (request == UCM_HABANA_LEGACY_MEMORY);
 }
 
+/* The driver refuses to unmap an exported mapping: EINVAL ("memory is
+ * exported", habanalabs), EBUSY (older hlsim) */
+static int ucm_habana_unmap_refused(int ret, int exported)
+{
+    return (ret != 0) && exported && ((errno == EINVAL) || (errno == EBUSY));
+}
+
+static int ucm_habana_unmap(int fd, unsigned long request,
+                            union hl_mem_args *args)
+{
+    uint64_t va  = args->in.unmap.device_virt_addr;
+    int exported = 0;
+    int ret, tracked;
+
+    tracked = (ucm_habana_before_unmap(fd, va, &exported) != 0);
+    ret     = ucm_habana.orig_ioctl(fd, request, args);
+    if (tracked &&
+        ucm_habana_after_unmap(fd, request, va,
+                               ucm_habana_unmap_refused(ret, exported))) {
+        return 0;
+    }
+    return ret;
+}
+
+static int ucm_habana_alloc(int fd, unsigned long request,
+                            union hl_mem_args *args)
+{
+    union hl_mem_args in = *args;
+    int ret;
+
+    ret = ucm_habana.orig_ioctl(fd, request, args);
+    if ((ret != 0) && (errno == ENOMEM) &&
+        (__atomic_load_n(&ucm_habana.num_deferred, __ATOMIC_RELAXED) > 0)) {
+        /* memory that only waits for a deferred unmap may be free now */
+        ucm_habana_deferred_retry(1);
+        *args = in;
+        ret   = ucm_habana.orig_ioctl(fd, request, args);
+    }
+
+    if (ret == 0) {
+        ucm_habana_on_alloc(fd, args->out.handle, in.in.alloc.mem_size);
+    }
+    return ret;
+}
+
 static int ucm_habana_memory_ioctl(int fd, unsigned long request,
                                    union hl_mem_args *args)
 {
     /* in and out share the argument: read the inputs before the call */
-    uint32_t op   = args->in.op;
-    uint64_t size = args->in.alloc.mem_size;
-    uint64_t handle, va;
-    int ret, unmapping;
+    uint32_t op    = args->in.op;
+    uint32_t flags = args->in.flags;
+    uint64_t handle, addr;
+    int ret;
 
-    handle    = (op == HL_MEM_OP_MAP) ? args->in.map_device.handle :
-                args->in.free.handle;
-    va        = args->in.unmap.device_virt_addr;
-    unmapping = (op == HL_MEM_OP_UNMAP) && ucm_habana_before_unmap(fd, va);
-    ret       = ucm_habana.orig_ioctl(fd, request, args);
+    if (__atomic_load_n(&ucm_habana.num_deferred, __ATOMIC_RELAXED) > 0) {
+        ucm_habana_deferred_retry(0);
+    }
+
+    switch (op) {
+    case HL_MEM_OP_ALLOC:
+        return ucm_habana_alloc(fd, request, args);
+    case HL_MEM_OP_UNMAP:
+        return ucm_habana_unmap(fd, request, args);
+    case HL_MEM_OP_FREE:
+        if (ucm_habana_defer_free(fd, args->in.free.handle)) {
+            ucm_habana_on_free(fd, args->in.free.handle);
+            return 0;
+        }
+        break;
+    }
+
+    handle = (op == HL_MEM_OP_MAP) ? args->in.map_device.handle :
+             args->in.free.handle;
+    addr   = args->in.export_dmabuf_fd.addr;
+    ret    = ucm_habana.orig_ioctl(fd, request, args);
+    if ((ret != 0) && (op == HL_MEM_OP_FREE) &&
+        ((errno == EINVAL) || (errno == EBUSY)) &&
+        ucm_habana_defer_refused_free(fd, request, handle)) {
+        ucm_habana_on_free(fd, handle);
+        return 0;
+    }
+
     if (ret != 0) {
         return ret;
     }
 
     switch (op) {
-    case HL_MEM_OP_ALLOC:
-        ucm_habana_on_alloc(fd, args->out.handle, size);
-        break;
     case HL_MEM_OP_FREE:
         ucm_habana_on_free(fd, handle);
         break;
     case HL_MEM_OP_MAP:
-        if (!(args->in.flags & HL_MEM_USERPTR)) {
+        if (!(flags & HL_MEM_USERPTR)) {
             ucm_habana_on_map(fd, handle, args->out.device_virt_addr);
         }
         break;
-    case HL_MEM_OP_UNMAP:
-        if (unmapping) {
-            ucm_habana_after_unmap(fd, va);
-        }
+    case HL_MEM_OP_EXPORT_DMABUF_FD:
+        ucm_habana_on_export(fd, addr);
         break;
     }
 

@@ -27,6 +27,31 @@ typedef struct ucm_habana_mapping {
     int      fd;        /* compute fd the mapping was made on */
 } ucm_habana_mapping_t;
 
+/*
+ * Unmaps that the driver refused because a dma-buf of the mapping was still
+ * alive (a NIC registration in UCX's registration cache, typically): the
+ * application was told success, the unmap and the free behind it are
+ * retried until the last dma-buf reference is gone.
+ */
+typedef struct ucm_habana_deferred_stats {
+    uint64_t deferred;  /* unmaps deferred so far */
+    uint64_t pending;   /* still waiting */
+} ucm_habana_deferred_stats_t;
+
+#define UCM_HABANA_DEFERRED_FLUSH_SYM "ucm_habana_deferred_flush"
+#define UCM_HABANA_DEFERRED_STATS_SYM "ucm_habana_deferred_stats"
+
+/* Retry every deferred unmap now; returns the number still pending */
+typedef unsigned (*ucm_habana_deferred_flush_func_t)(void);
+typedef void (*ucm_habana_deferred_stats_func_t)(
+        ucm_habana_deferred_stats_t *stats);
+
+__attribute__((visibility("default"))) unsigned
+ucm_habana_deferred_flush(void);
+
+__attribute__((visibility("default"))) void
+ucm_habana_deferred_stats(ucm_habana_deferred_stats_t *stats);
+
 /* Return 1 and fill *mapping if addr lies inside a live mapping */
 typedef int (*ucm_habana_mapping_find_func_t)(const void *addr,
                                               ucm_habana_mapping_t *mapping);

@@ -184,7 +184,8 @@ static int uct_habana_dev_fd_is_compute(const uct_habana_dev_t *dev, int fd)
            (st.st_rdev == dev->rdev);
 }
 
-static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev)
+static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev,
+                                                ucs_log_level_t busy_level)
 {
     int fd = open(dev->compute_path, O_RDWR | O_CLOEXEC);
 
@@ -196,9 +197,9 @@ static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev)
     }
 
     if (errno == EBUSY) {
-        ucs_error("habana: %s is busy: another process holds its compute "
-                  "context (the device allows one open at a time)",
-                  dev->compute_path);
+        ucs_log(busy_level, "habana: %s is busy: another process holds its "
+                "compute context (the device allows one open at a time)",
+                dev->compute_path);
         return UCS_ERR_BUSY;
     }
 
@@ -206,7 +207,9 @@ static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev)
     return (errno == EACCES) ? UCS_ERR_UNREACHABLE : UCS_ERR_NO_DEVICE;
 }
 
-ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)
+static ucs_status_t uct_habana_dev_get_compute_fd(uct_habana_dev_t *dev,
+                                                  ucs_log_level_t busy_level,
+                                                  int *fd_p)
 {
     ucs_status_t status = UCS_OK;
     int fd;
@@ -222,13 +225,59 @@ ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)
             ucs_debug("habana: reusing the application's fd %d for %s", fd,
                       dev->compute_path);
         } else {
-            status = uct_habana_dev_open_compute(dev);
+            status = uct_habana_dev_open_compute(dev, busy_level);
         }
     }
 
     *fd_p = dev->compute_fd;
     pthread_mutex_unlock(&dev->lock);
     return status;
+}
+
+ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)
+{
+    return uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_ERROR, fd_p);
+}
+
+int uct_habana_dev_is_held(uct_habana_dev_t *dev)
+{
+    int held;
+
+    pthread_mutex_lock(&dev->lock);
+    held = uct_habana_dev_fd_is_compute(dev, dev->compute_fd) ||
+           (uct_habana_dev_find_open_fd(dev) >= 0);
+    pthread_mutex_unlock(&dev->lock);
+    return held;
+}
+
+uct_habana_dev_t *uct_habana_dev_list_select(uct_habana_dev_list_t *list,
+                                             ucs_sys_device_t sys_dev)
+{
+    uct_habana_dev_t *dev;
+    int fd;
+
+    for (dev = list->dev; dev < list->dev + list->count; ++dev) {
+        if ((sys_dev != UCS_SYS_DEVICE_ID_UNKNOWN) &&
+            (dev->sys_dev == sys_dev)) {
+            return dev;
+        }
+    }
+
+    for (dev = list->dev; dev < list->dev + list->count; ++dev) {
+        if (uct_habana_dev_is_held(dev)) {
+            return dev;
+        }
+    }
+
+    /* Nobody holds one yet: the first we can open (others may be busy) */
+    for (dev = list->dev; dev < list->dev + list->count; ++dev) {
+        if (uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_DEBUG, &fd) ==
+            UCS_OK) {
+            return dev;
+        }
+    }
+
+    return NULL;
 }
 
 /* HW_IP_INFO via the control node, which does not take the compute open */

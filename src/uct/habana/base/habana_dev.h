@@ -49,6 +49,17 @@ void uct_habana_dev_list_cleanup(uct_habana_dev_list_t *list);
 
 ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p);
 
+/* Does this process hold the device's compute context (any fd)? */
+int uct_habana_dev_is_held(uct_habana_dev_t *dev);
+
+/*
+ * The device for a new allocation: the one @sys_dev names, else the one
+ * the process already holds, else the first that can be opened; NULL if
+ * none can
+ */
+uct_habana_dev_t *uct_habana_dev_list_select(uct_habana_dev_list_t *list,
+                                             ucs_sys_device_t sys_dev);
+
 static inline int uct_habana_va_in_device_range(const void *addr,
                                                 size_t length)
 {

@@ -7,6 +7,7 @@
 #endif
 
 #include "habana_mem.h"
+#include "habana_stats.h"
 
 #include <src/ucm/habana/ucm_habana.h>
 #include <ucm/api/ucm.h>
@@ -26,12 +27,14 @@ typedef struct {
 } uct_habana_export_t;
 
 static struct {
-    pthread_mutex_t                lock;
-    unsigned                       refcount;
-    ucm_habana_mapping_find_func_t find;
-    uct_habana_export_t            *exports;
-    unsigned                       count;
-    unsigned                       capacity;
+    pthread_mutex_t                  lock;
+    unsigned                         refcount;
+    ucm_habana_mapping_find_func_t   find;
+    ucm_habana_deferred_flush_func_t deferred_flush;
+    ucm_habana_deferred_stats_func_t deferred_stats;
+    uct_habana_export_t              *exports;
+    unsigned                         count;
+    unsigned                         capacity;
 } uct_habana_mem = {
     .lock = PTHREAD_MUTEX_INITIALIZER
 };
@@ -74,21 +77,42 @@ static void uct_habana_mem_free_event(ucm_event_type_t event_type,
 }
 
 /* libucm_habana is loaded with RTLD_LOCAL by the UCM module loader */
-static ucm_habana_mapping_find_func_t uct_habana_mem_find_tracker(void)
+static void *uct_habana_mem_tracker_sym(const char *name)
 {
     void *handle = dlopen(UCM_HABANA_LIBRARY, RTLD_LAZY | RTLD_NOLOAD);
     void *func   = NULL;
 
     if (handle != NULL) {
-        func = dlsym(handle, UCM_HABANA_MAPPING_FIND_SYM);
+        func = dlsym(handle, name);
         dlclose(handle);
     }
 
-    if (func == NULL) {
-        func = dlsym(RTLD_DEFAULT, UCM_HABANA_MAPPING_FIND_SYM);
+    return (func != NULL) ? func : dlsym(RTLD_DEFAULT, name);
+}
+
+int uct_habana_mem_deferred_stats(uct_habana_deferred_stats_t *stats)
+{
+    ucm_habana_deferred_stats_t ucm_stats;
+
+    if (uct_habana_mem.deferred_stats == NULL) {
+        return 0;
     }
 
-    return (ucm_habana_mapping_find_func_t)func;
+    uct_habana_mem.deferred_stats(&ucm_stats);
+    stats->deferred = ucm_stats.deferred;
+    stats->pending  = ucm_stats.pending;
+    return 1;
+}
+
+void uct_habana_mem_deferred_flush(void)
+{
+    unsigned pending;
+
+    if (uct_habana_mem.deferred_flush != NULL) {
+        pending = uct_habana_mem.deferred_flush();
+        ucs_debug("habana: %u deferred unmap(s) still wait for their "
+                  "dma-bufs to be released", pending);
+    }
 }
 
 /*
@@ -115,7 +139,12 @@ ucs_status_t uct_habana_mem_init(void)
                  ucs_status_string(status));
     }
 
-    uct_habana_mem.find = uct_habana_mem_find_tracker();
+    uct_habana_mem.find           = (ucm_habana_mapping_find_func_t)
+            uct_habana_mem_tracker_sym(UCM_HABANA_MAPPING_FIND_SYM);
+    uct_habana_mem.deferred_flush = (ucm_habana_deferred_flush_func_t)
+            uct_habana_mem_tracker_sym(UCM_HABANA_DEFERRED_FLUSH_SYM);
+    uct_habana_mem.deferred_stats = (ucm_habana_deferred_stats_func_t)
+            uct_habana_mem_tracker_sym(UCM_HABANA_DEFERRED_STATS_SYM);
     ucs_debug("habana: device allocation tracking %s",
               (uct_habana_mem.find != NULL) ? "by libucm_habana" :
               "unavailable (libucm_habana not loaded)");
@@ -175,7 +204,6 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
     if ((uct_habana_mem.find != NULL) && uct_habana_mem.find(addr, &tracked)) {
         info->dev             = uct_habana_mem_dev_by_fd(devs, tracked.fd);
         info->mapping.va      = tracked.va;
-        info->mapping.size    = tracked.size;
         info->mapping.handle  = tracked.handle;
         info->tracked         = 1;
         if (info->dev == NULL) {
@@ -183,6 +211,9 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
                       "habana device", addr, tracked.fd);
             return UCS_ERR_NO_DEVICE;
         }
+        /* The application's size; the driver mapped whole pages */
+        info->mapping.size    = uct_habana_mem_page_align(info->dev,
+                                                          tracked.size);
         return UCS_OK;
     }
 
@@ -254,13 +285,16 @@ static ucs_status_t uct_habana_mem_do_export(const uct_habana_mem_info_t *info,
         return status;
     }
 
-    return uct_habana_abi_export(dev->abi, fd, dev->legacy_numbers,
-                                 &info->mapping, 0, length, level,
-                                 dmabuf_fd_p);
+    status = uct_habana_abi_export(dev->abi, fd, dev->legacy_numbers,
+                                   &info->mapping, 0, length, level,
+                                   dmabuf_fd_p);
+    if (status == UCS_OK) {
+        uct_habana_stat_add(UCT_HABANA_STAT_EXPORTS, 1);
+    }
+    return status;
 }
 
-static size_t uct_habana_mem_page_align(const uct_habana_dev_t *dev,
-                                        size_t length)
+size_t uct_habana_mem_page_align(const uct_habana_dev_t *dev, size_t length)
 {
     size_t page = dev->hw.dram_page_size ? dev->hw.dram_page_size : 4096;
 
@@ -299,6 +333,8 @@ ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
             goto out;
         }
         exp = &uct_habana_mem.exports[uct_habana_mem.count - 1];
+    } else {
+        uct_habana_stat_add(UCT_HABANA_STAT_EXPORT_CACHE_HITS, 1);
     }
 
     *dmabuf_fd_p = dup(exp->dmabuf_fd);

@@ -31,4 +31,18 @@ ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
 
 void uct_habana_mem_forget(const void *addr, size_t length);
 
+/* Unmaps deferred by libucm_habana (see ucm_habana.h); 0 without it */
+typedef struct uct_habana_deferred_stats {
+    uint64_t deferred;
+    uint64_t pending;
+} uct_habana_deferred_stats_t;
+
+int uct_habana_mem_deferred_stats(uct_habana_deferred_stats_t *stats);
+
+/* Retry libucm_habana's deferred unmaps now */
+void uct_habana_mem_deferred_flush(void);
+
+/* @length rounded up to the device's DRAM page, as the driver maps it */
+size_t uct_habana_mem_page_align(const uct_habana_dev_t *dev, size_t length);
+
 #endif

@@ -95,6 +95,10 @@ typedef struct {
     uint8_t           mem_flags;
 } uct_md_mem_attr_v2_t;
 
+/* uct_v2.h (exported by libuct, header not installed) */
+ucs_status_t uct_md_mem_query_v2(uct_md_h md, const void *address,
+                                 size_t length, uct_md_mem_attr_v2_t *mem_attr);
+
 typedef enum {
     UCT_EP_OP_AM_SHORT,
     UCT_EP_OP_AM_BCOPY,

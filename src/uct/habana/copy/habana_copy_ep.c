@@ -9,6 +9,7 @@
 #include "habana_copy_ep.h"
 
 #include <src/uct/habana/base/habana_mem.h>
+#include <src/uct/habana/base/habana_stats.h>
 #include <string.h>
 
 /* Where an ep's pending request sits in the iface's pending list */
@@ -114,15 +115,28 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
     return UCS_OK;
 }
 
+static const uct_habana_stat_t uct_habana_copy_ep_stat[] = {
+    [UCT_HABANA_COPY_H2D] = UCT_HABANA_STAT_STAGED_H2D_BYTES,
+    [UCT_HABANA_COPY_D2H] = UCT_HABANA_STAT_STAGED_D2H_BYTES,
+    [UCT_HABANA_COPY_D2D] = UCT_HABANA_STAT_D2D_BYTES
+};
+
 ucs_status_t uct_habana_copy_req_exec(const uct_habana_copy_req_t *req)
 {
+    ucs_status_t status;
+
     if (req->abi == NULL) {
         memcpy(req->dst, req->src, req->length);
         return UCS_OK;
     }
 
-    return uct_habana_abi_copy(req->abi, req->fd, req->legacy_numbers,
-                               req->dst, req->src, req->length, req->dir);
+    status = uct_habana_abi_copy(req->abi, req->fd, req->legacy_numbers,
+                                 req->dst, req->src, req->length, req->dir);
+    if (status == UCS_OK) {
+        uct_habana_stat_add(uct_habana_copy_ep_stat[req->dir], req->length);
+        uct_habana_stat_add(UCT_HABANA_STAT_COPIES, 1);
+    }
+    return status;
 }
 
 /* Copy in the calling thread, ordered after fenced copies */

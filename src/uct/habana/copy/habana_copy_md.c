@@ -9,21 +9,35 @@
 #include "habana_copy_md.h"
 
 #include <src/uct/habana/base/habana_mem.h>
+#include <src/uct/habana/base/habana_stats.h>
 #include <ucs/sys/math.h>
+#include <ucs/sys/string.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static ucs_config_field_t uct_habana_md_config_table[] = {
     {"", "", NULL, ucs_offsetof(uct_habana_md_config_t, super),
      UCS_CONFIG_TYPE_TABLE(uct_md_config_table)},
 
     {"DMABUF", "try",
-     "Export Habana device memory as dma-buf, so that NICs register it for\n"
-     "zero-copy transfers (ibv_reg_dmabuf_mr).\n"
-     " yes - an export failure fails the registration\n"
-     " try - on failure, report it once and let UCX stage through host memory\n"
+     "Zero copy of Habana device memory: export it as dma-buf, so that NICs\n"
+     "register it (ibv_reg_dmabuf_mr) and move it without host copies.\n"
+     " try - zero copy when the device exports and every RDMA device UCX may\n"
+     "       use (active port, allowed by UCX_NET_DEVICES) imported a probe\n"
+     "       dma-buf of it; otherwise device buffers are staged through host\n"
+     "       memory, with one line saying why\n"
+     " yes - always offer device memory to the NICs: where zero copy is\n"
+     "       impossible, registrations and transfers fail with an error\n"
      " no  - never export; device buffers are always staged",
      ucs_offsetof(uct_habana_md_config_t, dmabuf), UCS_CONFIG_TYPE_TERNARY},
+
+    {"SUMMARY", "n",
+     "Print this process's zero-copy and staging counters when the memory\n"
+     "domain closes (they are also in UCX's VFS: ucx_vfs, md/habana/stats)",
+     ucs_offsetof(uct_habana_md_config_t, summary), UCS_CONFIG_TYPE_BOOL},
 
     {NULL}
 };
@@ -92,6 +106,7 @@ static ucs_status_t uct_habana_md_query_dmabuf(uct_habana_md_t *md,
     status = uct_habana_mem_export(info, uct_habana_md_export_log_level(md),
                                    &attr->dmabuf_fd);
     if (status == UCS_OK) {
+        uct_habana_stat_add(UCT_HABANA_STAT_DMABUF_FDS, 1);
         return UCS_OK;
     }
 
@@ -109,6 +124,129 @@ static ucs_status_t uct_habana_md_query_dmabuf(uct_habana_md_t *md,
     }
 
     return UCS_OK;
+}
+
+/* One line per process says why device memory is staged although NICs
+ * are there */
+static int uct_habana_md_staging_reported = 0;
+
+static void uct_habana_md_report_verdict(const uct_habana_md_t *md,
+                                         const uct_habana_dev_t *dev,
+                                         const uct_habana_md_zcopy_t *zc)
+{
+    const uct_habana_nic_verdict_t *v = &zc->verdict;
+
+    if (uct_habana_nic_all_import(v)) {
+        ucs_info("habana: zero copy for %s memory: every usable NIC (%s) "
+                 "imports its dma-bufs", dev->name, v->nics);
+        return;
+    }
+
+    if (md->dmabuf == UCS_YES) {
+        ucs_error("habana: UCX_HABANA_DMABUF=yes, but %s cannot import "
+                  "dma-bufs of %s (ibv_reg_dmabuf_mr: %s): registrations "
+                  "of device memory will fail", v->failed_nic, dev->name,
+                  strerror(v->failed_errno));
+        return;
+    }
+
+    if (uct_habana_md_staging_reported++) {
+        return;
+    }
+
+    ucs_warn("habana: %s memory is staged through host memory: %s cannot "
+             "import its dma-bufs (ibv_reg_dmabuf_mr: %s); usable NICs: %s. "
+             "Zero copy needs every NIC UCX uses to import: restrict "
+             "UCX_NET_DEVICES to those that do, or set UCX_HABANA_DMABUF=no "
+             "to skip the probe", dev->name, v->failed_nic,
+             strerror(v->failed_errno), v->nics);
+}
+
+/* Export the buffer (cached for tracked memory) and hand the fd to
+ * @probe_fd_p, or close it; returns 0 when the export failed */
+static int uct_habana_md_export_ok(const uct_habana_mem_info_t *info,
+                                   int *probe_fd_p)
+{
+    int fd;
+
+    if (uct_habana_mem_export(info, UCS_LOG_LEVEL_DEBUG, &fd) != UCS_OK) {
+        return 0;
+    }
+
+    if (probe_fd_p != NULL) {
+        *probe_fd_p = fd;
+    } else {
+        close(fd);
+    }
+    return 1;
+}
+
+/* The first exported buffer of a device decides for the device */
+static void uct_habana_md_zcopy_probe(uct_habana_md_t *md,
+                                      const uct_habana_mem_info_t *info,
+                                      uct_habana_md_zcopy_t *zc)
+{
+    size_t length = ucs_min(info->mapping.size,
+                            uct_habana_mem_page_align(info->dev, 1));
+    int fd;
+
+    if (!uct_habana_md_export_ok(info, &fd)) {
+        if (info->tracked) {
+            /* A whole mapping that does not export: the driver cannot */
+            zc->probed = 1;
+            ucs_strncpy_zero(zc->verdict.failed_nic, "(no export)",
+                             sizeof(zc->verdict.failed_nic));
+            zc->verdict.failed_errno = EOPNOTSUPP;
+            ucs_debug("habana: %s exports no dma-buf: device memory is "
+                      "staged", info->dev->name);
+        }
+        return;
+    }
+
+    uct_habana_nic_probe(fd, length, info->mapping.va, &zc->verdict);
+    close(fd);
+    zc->probed = 1;
+    uct_habana_md_report_verdict(md, info->dev, zc);
+}
+
+/*
+ * UCX registers memory with NIC memory domains, and offers them as
+ * rendezvous lanes, only if it is UCS_MEM_FLAG_REGISTRABLE; UCX's IB MD has
+ * no fallback when that fails, so the flag is set only where zero copy
+ * works (see UCX_HABANA_DMABUF).
+ */
+static uint8_t uct_habana_md_mem_flags(uct_habana_md_t *md,
+                                       const uct_habana_mem_info_t *info)
+{
+    uct_habana_md_zcopy_t *zc = &md->zcopy[info->dev - md->devs.dev];
+    int zcopy;
+
+    if (md->dmabuf == UCS_NO) {
+        return 0;
+    }
+
+    if (md->num_nics == 0) {
+        return (md->dmabuf == UCS_YES) ? UCS_MEM_FLAG_REGISTRABLE : 0;
+    }
+
+    pthread_mutex_lock(&md->lock);
+    if (!zc->probed) {
+        uct_habana_md_zcopy_probe(md, info, zc);
+    }
+    zcopy = zc->probed && uct_habana_nic_all_import(&zc->verdict);
+    pthread_mutex_unlock(&md->lock);
+
+    if (md->dmabuf == UCS_YES) {
+        return UCS_MEM_FLAG_REGISTRABLE;
+    }
+
+    if (!zcopy || !uct_habana_md_export_ok(info, NULL)) {
+        uct_habana_stat_add(UCT_HABANA_STAT_STAGED_BUFFERS, 1);
+        return 0;
+    }
+
+    uct_habana_stat_add(UCT_HABANA_STAT_REG_BUFFERS, 1);
+    return UCS_MEM_FLAG_REGISTRABLE;
 }
 
 static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
@@ -137,7 +275,7 @@ static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
         attr->alloc_length = info.mapping.size;
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_MEM_FLAGS) {
-        attr->mem_flags = 0;
+        attr->mem_flags = uct_habana_md_mem_flags(md, &info);
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_DMABUF_OFFSET) {
         attr->dmabuf_offset = (uintptr_t)addr - info.mapping.va;
@@ -154,20 +292,6 @@ typedef struct uct_habana_md_alloc {
     uct_habana_dev_t     *dev;
     uct_habana_mapping_t mapping;
 } uct_habana_md_alloc_t;
-
-static uct_habana_dev_t *uct_habana_md_alloc_dev(uct_habana_md_t *md,
-                                                 ucs_sys_device_t sys_dev)
-{
-    unsigned i;
-
-    for (i = 0; i < md->devs.count; ++i) {
-        if (md->devs.dev[i].sys_dev == sys_dev) {
-            return &md->devs.dev[i];
-        }
-    }
-
-    return &md->devs.dev[0];
-}
 
 static ucs_status_t
 uct_habana_md_mem_alloc(uct_md_h tl_md, size_t *length_p, void **address_p,
@@ -187,7 +311,13 @@ uct_habana_md_mem_alloc(uct_md_h tl_md, size_t *length_p, void **address_p,
         return UCS_ERR_UNSUPPORTED;
     }
 
-    dev    = uct_habana_md_alloc_dev(md, sys_dev);
+    dev = uct_habana_dev_list_select(&md->devs, sys_dev);
+    if (dev == NULL) {
+        ucs_error("habana: no device can be opened for %s: every one is "
+                  "busy or inaccessible", alloc_name);
+        return UCS_ERR_BUSY;
+    }
+
     status = uct_habana_dev_compute_fd(dev, &fd);
     if (status != UCS_OK) {
         return status;
@@ -242,12 +372,29 @@ static ucs_status_t uct_habana_md_mem_free(uct_md_h tl_md, uct_mem_h memh)
     return status;
 }
 
+static void uct_habana_md_print_summary(void)
+{
+    ucs_string_buffer_t strb = UCS_STRING_BUFFER_INITIALIZER;
+
+    uct_habana_stats_format(&strb);
+    fprintf(stderr, "habana: summary pid %d: %s\n", (int)getpid(),
+            ucs_string_buffer_cstr(&strb));
+    ucs_string_buffer_cleanup(&strb);
+}
+
 static void uct_habana_md_close(uct_md_h tl_md)
 {
     uct_habana_md_t *md = ucs_derived_of(tl_md, uct_habana_md_t);
 
+    /* UCX may have released NIC registrations by now */
+    uct_habana_mem_deferred_flush();
+    if (md->summary) {
+        uct_habana_md_print_summary();
+    }
+
     uct_habana_mem_cleanup();
     uct_habana_dev_list_cleanup(&md->devs);
+    pthread_mutex_destroy(&md->lock);
     free(md);
 }
 
@@ -291,6 +438,13 @@ static ucs_status_t uct_habana_md_open(uct_component_t *component,
     md->super.ops       = &uct_habana_md_ops;
     md->super.component = &uct_habana_component;
     md->dmabuf          = config->dmabuf;
+    md->summary         = config->summary;
+    md->num_nics        = (md->dmabuf == UCS_NO) ? 0 :
+                          uct_habana_nic_count_usable(md->nics,
+                                                      sizeof(md->nics));
+    pthread_mutex_init(&md->lock, NULL);
+    ucs_debug("habana: %u usable NIC(s) for zero copy: %s", md->num_nics,
+              md->nics);
     uct_habana_mem_init();
     *md_p = &md->super;
     return UCS_OK;
@@ -335,6 +489,11 @@ uct_habana_rkey_compare(uct_component_t *component, uct_rkey_t rkey1,
     return UCS_OK;
 }
 
+static void uct_habana_md_vfs_init(uct_md_h md)
+{
+    uct_habana_stats_vfs_init(md);
+}
+
 uct_component_t uct_habana_component = {
     .name               = UCT_HABANA_COMPONENT_NAME,
     .query_md_resources = uct_habana_md_query_resources,
@@ -354,5 +513,5 @@ uct_component_t uct_habana_component = {
     .tl_list            = {&uct_habana_component.tl_list,
                            &uct_habana_component.tl_list},
     .flags              = 0,
-    .md_vfs_init        = (void*)ucs_empty_function
+    .md_vfs_init        = uct_habana_md_vfs_init
 };
