@@ -49,6 +49,58 @@ static int ucx_perf_habana_context_ok(const ucx_perf_context_t *perf)
     return 0;
 }
 
+static int ucx_perf_habana_is_component(uct_component_h cmpt)
+{
+    uct_component_h *components;
+    unsigned i, count;
+    ucs_status_t status;
+    int found;
+
+    status = uct_query_components(&components, &count);
+    if (status != UCS_OK) {
+        ucs_error("habana: uct_query_components() failed: %s",
+                  ucs_status_string(status));
+        return 0;
+    }
+
+    found = 0;
+    for (i = 0; i < count; ++i) {
+        found |= (components[i] == cmpt);
+    }
+
+    uct_release_component_list(components);
+    return found;
+}
+
+/* The UCT members of the context follow a ucs_async_context_t whose size
+ * depends on UCX's configuration.  ucx_perftest sets uct.cmpt to one of the
+ * handles uct_query_components() returns, and no member of the async
+ * context can hold such a pointer: the candidate offset where one is found
+ * is the layout. */
+static const ucx_perf_habana_uct_t *
+ucx_perf_habana_uct(const ucx_perf_context_t *perf)
+{
+    static const size_t async_sizes[] = {
+        UCX_PERF_HABANA_ASYNC_SIZE_ASSERT,
+        UCX_PERF_HABANA_ASYNC_SIZE_RELEASE
+    };
+    const ucx_perf_habana_uct_t *candidate;
+    size_t i;
+
+    for (i = 0; i < sizeof(async_sizes) / sizeof(async_sizes[0]); ++i) {
+        candidate = (const ucx_perf_habana_uct_t*)(perf->uct + async_sizes[i]);
+        if (ucx_perf_habana_is_component(candidate->cmpt)) {
+            return candidate;
+        }
+    }
+
+    ucs_error("habana: no UCT component found in the ucx_perftest context "
+              "after an async context of %zu or %zu bytes: rebuild "
+              "libucx_perftest_habana against the running UCX",
+              async_sizes[0], async_sizes[1]);
+    return NULL;
+}
+
 static ucs_status_t ucx_perf_habana_init(ucx_perf_context_t *perf)
 {
     const ucx_perf_params_t *params = &perf->params;
@@ -93,9 +145,14 @@ static ucs_status_t ucx_perf_habana_uct_alloc(const ucx_perf_context_t *perf,
                                               size_t length, unsigned flags,
                                               uct_allocated_memory_t *alloc_mem)
 {
+    const ucx_perf_habana_uct_t *uct = ucx_perf_habana_uct(perf);
     ucs_status_t status;
     uct_mem_h memh;
     void *address;
+
+    if (uct == NULL) {
+        return UCS_ERR_UNSUPPORTED;
+    }
 
     address = hlmem_alloc_on(ucx_perf_habana_device, length);
     if (address == NULL) {
@@ -104,7 +161,7 @@ static ucs_status_t ucx_perf_habana_uct_alloc(const ucx_perf_context_t *perf,
         return UCS_ERR_NO_MEMORY;
     }
 
-    status = uct_md_mem_reg(perf->uct.md, address, length, flags, &memh);
+    status = uct_md_mem_reg(uct->md, address, length, flags, &memh);
     if (status != UCS_OK) {
         ucs_error("habana: uct_md_mem_reg(%p, %zu) failed: %s", address,
                   length, ucs_status_string(status));
@@ -116,7 +173,7 @@ static ucs_status_t ucx_perf_habana_uct_alloc(const ucx_perf_context_t *perf,
     alloc_mem->length     = length;
     alloc_mem->method     = UCT_ALLOC_METHOD_LAST;
     alloc_mem->mem_type   = UCS_MEMORY_TYPE_GAUDI;
-    alloc_mem->md         = perf->uct.md;
+    alloc_mem->md         = uct->md;
     alloc_mem->memh       = memh;
     alloc_mem->sys_device = UCS_SYS_DEVICE_ID_UNKNOWN;
     return UCS_OK;

@@ -12,10 +12,14 @@
  * perf->uct.md and perf->uct.iface; ucx_perf_allocators_init() writes
  * perf->send_allocator and recv_allocator; ucp_perf_mem_alloc() reads
  * perf->params.flags and perf->ucp.context; the setup code calls
- * perf->params.rte->group_index(perf->params.rte_group)).  A UCX whose perftest layout
- * differs must not load this module: the module's constructor checks the
- * UCX version, and habana_alloc.c checks at run time that the context it
- * is given points back at its own allocator.
+ * perf->params.rte->group_index(perf->params.rte_group)).  A UCX whose
+ * perftest layout differs must not load this module: the module's
+ * constructor checks the UCX version, and habana_alloc.c checks at run time
+ * that the context it is given points back at its own allocator.
+ *
+ * The UCT members of the union follow a ucs_async_context_t, whose size
+ * depends on how UCX was configured (assertions add a member): they are
+ * not declared at a fixed offset, habana_alloc.c finds them at run time.
  */
 #ifndef UCX_PERF_HABANA_INT_H_
 #define UCX_PERF_HABANA_INT_H_
@@ -150,6 +154,22 @@ typedef struct {
     double             time_acc;
 } ucx_perf_habana_counters_t;
 
+/* ucs_async_context_t (not installed): the sizes on x86-64 with UCX's
+ * default configuration (assertions on, e.g. Debian's build) and with
+ * contrib/configure-release (no assertions: no owner thread) */
+#define UCX_PERF_HABANA_ASYNC_SIZE_ASSERT  104
+#define UCX_PERF_HABANA_ASYNC_SIZE_RELEASE 80
+#define UCX_PERF_HABANA_ASYNC_SIZE_MAX     UCX_PERF_HABANA_ASYNC_SIZE_ASSERT
+
+/* libperf_int.h: the members of the context's uct part after its async
+ * context */
+typedef struct {
+    uct_component_h cmpt;
+    uct_md_h        md;
+    uct_worker_h    worker;
+    uct_iface_h     iface;
+} ucx_perf_habana_uct_t;
+
 struct ucx_perf_context {
     ucx_perf_params_t          params;
     void                       *send_buffer;
@@ -166,14 +186,9 @@ struct ucx_perf_context {
     const ucx_perf_allocator_t *recv_allocator;
     char                       extra_info[UCX_PERF_HABANA_EXTRA_INFO_SIZE];
     union {
-        struct {
-            /* ucs_async_context_t: not installed, opaque here */
-            uint64_t           async[13];
-            uct_component_h    cmpt;
-            uct_md_h           md;
-            uct_worker_h       worker;
-            uct_iface_h        iface;
-        } uct;
+        /* struct { ucs_async_context_t async; ucx_perf_habana_uct_t; ... } */
+        uint8_t                uct[UCX_PERF_HABANA_ASYNC_SIZE_MAX +
+                                   sizeof(ucx_perf_habana_uct_t)];
         struct {
             ucp_context_h      context;
         } ucp;
@@ -184,7 +199,7 @@ struct ucx_perf_context {
 extern const ucx_perf_allocator_t *ucx_perf_mem_type_allocators[];
 
 /* Layout of Debian's ucx_perftest 1.23.0~rc1, x86-64 */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(__cplusplus)
 _Static_assert(offsetof(ucx_perf_params_t, send_mem_type) == 0x1c,
                "ucx_perf_params_t.send_mem_type");
 _Static_assert(offsetof(ucx_perf_params_t, flags) == 0x38,
@@ -201,9 +216,14 @@ _Static_assert(offsetof(ucx_perf_context_t, recv_allocator) == 0x42d8,
                "ucx_perf_context_t.recv_allocator");
 _Static_assert(offsetof(ucx_perf_context_t, ucp.context) == 0x43e0,
                "ucx_perf_context_t.ucp.context");
-_Static_assert(offsetof(ucx_perf_context_t, uct.md) == 0x4450,
+/* uct.md at 0x4450 and uct.iface at 0x4460 with assertions */
+_Static_assert(offsetof(ucx_perf_context_t, uct) +
+               UCX_PERF_HABANA_ASYNC_SIZE_ASSERT +
+               offsetof(ucx_perf_habana_uct_t, md) == 0x4450,
                "ucx_perf_context_t.uct.md");
-_Static_assert(offsetof(ucx_perf_context_t, uct.iface) == 0x4460,
+_Static_assert(offsetof(ucx_perf_context_t, uct) +
+               UCX_PERF_HABANA_ASYNC_SIZE_ASSERT +
+               offsetof(ucx_perf_habana_uct_t, iface) == 0x4460,
                "ucx_perf_context_t.uct.iface");
 #endif
 
