@@ -6,8 +6,9 @@
 #   habana_demo on the embedded default device (the hl_double test double).
 # README command 2:  ./contrib/quickstart.sh check
 #   the same build, then every test: make check (the host suite, on the
-#   hl_double device), checkpatch --strict on the kernel driver, and the VM
-#   suite (the hlsim driver in Debian's sid kernel under qemu, soft RoCE).
+#   hl_double device; again against a UCX with IB, see contrib/ucx-ib.sh),
+#   checkpatch --strict on the kernel driver, and the VM suite (the hlsim
+#   driver in Debian's sid kernel under qemu, soft RoCE).
 #
 set -euo pipefail
 
@@ -83,10 +84,28 @@ run_suite() {
 	rm -f "$log"
 }
 
+# host_suite [BUILDDIR]: make check in BUILDDIR (default: build/)
 host_suite() {
-	devroot sh -ec "cd $build && make -j\$(nproc) check >/dev/null ||
+	devroot sh -ec "cd ${1:-$build} && make -j\$(nproc) check >/dev/null ||
 		{ cat test/run-tests.sh.log; exit 1; }
 		grep -E '^(PASS|FAIL|SKIP):|passed, ' test/run-tests.sh.log"
+}
+
+# The host suite again, with a UCX built with the IB transport in release
+# configuration (contrib/ucx-ib.sh; skipped without ../shared/ucx)
+ib_suite() {
+	"$top/contrib/ucx-ib.sh" plugin && host_suite build-ib
+}
+
+ib_checks() {
+	if ! "$top/contrib/ucx-ib.sh" ensure; then
+		log "building UCX with IB failed: counted as a failed suite"
+		total_failed=$((total_failed + 1))
+		return 0
+	fi
+	# without a prefix, ensure said why in one line
+	"$top/contrib/ucx-ib.sh" prefix >/dev/null || return 0
+	run_suite "host suite against UCX 1.23.0 with IB (release build)" ib_suite
 }
 
 checkpatch() {
@@ -102,6 +121,7 @@ vm_suite() { "$top/contrib/vm/run.sh" --timeout 1800 "$top/test/vm/suite.sh"; }
 
 run_checks() {
 	run_suite "host suite (make check, hl_double device)" host_suite
+	ib_checks
 	run_suite "checkpatch --strict on kernel/" checkpatch
 	run_suite "VM suite (hlsim driver, sid kernel in qemu)" vm_suite
 	echo "total: $total_passed passed, $total_failed failed"

@@ -51,7 +51,7 @@ prefix_of() { echo "/opt/ucx-ib/$(checked_sha | cut -c1-16)"; }
 built() { [ -f "$(devroot path)$1/$stamp" ]; }
 
 build_ucx() {
-	local prefix=$1 root logfile
+	local prefix=$1 root logfile module
 	root=$(devroot path)
 	logfile=$root$scratch.log
 	log "building UCX ($tarball, verbs, rdmacm, release) into $prefix" \
@@ -75,8 +75,10 @@ build_ucx() {
 		tail -30 "$logfile" >&2
 		die "UCX build failed (log: $logfile in the root)"
 	fi
-	grep -q '^#define HAVE_VERBS 1' "$root$scratch"/*/build/config.h ||
-		die "UCX configure did not enable verbs (log: $logfile)"
+	for module in ib rdmacm; do
+		[ -e "$root$prefix/lib/ucx/libuct_$module.so.0" ] ||
+			die "UCX built without libuct_$module (log: $logfile in the root)"
+	done
 	rm -rf "$root$scratch" "$logfile"
 	date -u +%FT%TZ >"$root$prefix/$stamp"
 	log "ready: $prefix"
@@ -115,7 +117,8 @@ plugin() {
 		builddir=$1; prefix=$2
 		[ -x configure ] || ./autogen.sh >/dev/null
 		mkdir -p "$builddir" && cd "$builddir"
-		[ -f Makefile ] || ../configure -q --with-ucx="$prefix"
+		grep -qx "UCX_PREFIX = $prefix" Makefile 2>/dev/null ||
+			../configure -q --with-ucx="$prefix"
 		make -j"$(nproc)" >/dev/null
 		make -j"$(nproc)" test/double/libhl_double.la >/dev/null' \
 		sh "$builddir" "$prefix"
