@@ -21,77 +21,13 @@
 #
 set -u
 
-top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=test/vm/nodes.sh
+. "$(dirname "${BASH_SOURCE[0]}")/nodes.sh"
 build=$top/build
-in_devroot=$top/contrib/vm/in-devroot.sh
 prog=$build/test/mpi/hlmpi_test
 logdir=/tmp/mpi-two-node
-nsA=hlmpiA nsB=hlmpiB
-vethA=hlveth0 vethB=hlveth1
-ipA=10.13.0.1 ipB=10.13.0.2
-rxeA=rxehlA rxeB=rxehlB
 # sizes up to 1 MiB, few iterations: TCG runs user space ~20x slower
 sizes="-m 1:1048576 -i 4 -x 1 -r 1"
-passed=0
-failed=0
-
-check() {
-	local name=$1
-	shift
-	echo "--- $name"
-	if "$@"; then
-		echo "PASS: $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $name"
-		failed=$((failed + 1))
-	fi
-}
-
-cleanup() {
-	[ -e "/sys/class/infiniband/$rxeA" ] &&
-		"$in_devroot" rdma link delete "$rxeA" 2>/dev/null
-	[ -e "/sys/class/infiniband/$rxeB" ] &&
-		"$in_devroot" rdma link delete "$rxeB" 2>/dev/null
-	ip netns delete "$nsA" 2>/dev/null	# takes the veth pair with it
-	ip netns delete "$nsB" 2>/dev/null
-	return 0
-}
-
-hlsim_ready() {
-	[ -c /dev/accel/accel0 ] && [ -c /dev/accel/accel1 ] && [ -x "$prog" ] ||
-		{ echo "needs hlsim with 2 devices and $prog"; return 1; }
-}
-
-make_nodes() {
-	ip netns add "$nsA" && ip netns add "$nsB" &&
-	ip link add "$vethA" netns "$nsA" type veth peer name "$vethB" \
-		netns "$nsB" &&
-	ip -n "$nsA" addr add "$ipA/24" dev "$vethA" &&
-	ip -n "$nsB" addr add "$ipB/24" dev "$vethB" &&
-	ip -n "$nsA" link set lo up && ip -n "$nsB" link set lo up &&
-	ip -n "$nsA" link set "$vethA" up && ip -n "$nsB" link set "$vethB" up ||
-		return 1
-	ip netns exec "$nsA" busybox ping -c 1 -W 5 "$ipB" || return 1
-	ip -n "$nsA" -br addr show && ip -n "$nsB" -br addr show
-}
-
-# soft RoCE on both ends: there for a verbs transport to use
-soft_roce() {
-	local out
-	modprobe rdma_rxe && modprobe ib_uverbs || return 1
-	"$in_devroot" ip netns exec "$nsA" rdma link add "$rxeA" type rxe \
-		netdev "$vethA" &&
-	"$in_devroot" ip netns exec "$nsB" rdma link add "$rxeB" type rxe \
-		netdev "$vethB" || return 1
-	"$in_devroot" ip netns exec "$nsA" rdma link show
-	out=$("$in_devroot" ip netns exec "$nsA" ibv_devices) || return 1
-	echo "ibv_devices in $nsA:"; echo "$out"
-	grep -qw "$rxeA" <<<"$out" || return 1
-	out=$("$in_devroot" ip netns exec "$nsB" ibv_devices) || return 1
-	echo "ibv_devices in $nsB:"; echo "$out"
-	grep -qw "$rxeB" <<<"$out"
-}
 
 # what UCX offers in node A: tcp on the veth and habana; no rc/ud
 ucx_transports() {
@@ -112,62 +48,27 @@ ucx_transports() {
 	grep -q "^# *Transport: *habana$" "$log"
 }
 
-# bytes through node A's veth end, both directions
-veth_bytes() {
-	local d=/sys/class/net/$vethA/statistics tx rx
-	tx=$(ip netns exec "$nsA" cat "$d/tx_bytes") &&
-	rx=$(ip netns exec "$nsA" cat "$d/rx_bytes") &&
-	echo $((tx + rx))
+# the run of this test: Debian's UCX, tcp on the veth, staged through habana
+two_node() {
+	two_node_mpirun "UCX_NET_DEVICES=$vethA" "UCX_NET_DEVICES=$vethB" \
+		-x UCX_PLUGIN_PATH="$build/.libs" \
+		-x LD_LIBRARY_PATH="$build/.libs" \
+		-x UCX_TLS=self,tcp,habana "$@"
 }
 
-# two_node [mpirun options ...] -- ARGS...: mpirun on node A; rank 0 in
-# node A on accel0, rank 1 in node B on accel1.  PMIx 7 has no unix socket
-# transport (usock is gone): its clients reach the server over TCP, by
-# default on 127.0.0.1 of the server's namespace, which node B cannot
-# reach; pmix_remote_connections + prte_if_include make it listen on
-# node A's veth address instead.  `ip netns exec` runs inside the dev
-# root: it remounts /sys for the namespace, and UCX's tcp transport finds
-# its interfaces in /sys/class/net (the dev root's /sys, bound at boot,
-# shows the VM's initial namespace).
-two_node() {
-	local opts=()
+# mpi NAME [PATTERN] [mpirun opts] -- ARGS: run, show the table, verify
+mpi() {
+	local name=$1 pattern=$2 log rc before after t0 ok=0 opts=()
+	shift 2
 	while [ "$1" != "--" ]; do
 		opts+=("$1")
 		shift
 	done
 	shift
-	"$in_devroot" ip netns exec "$nsA" env OMPI_ALLOW_RUN_AS_ROOT=1 \
-		OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-		timeout 300 mpirun --map-by :OVERSUBSCRIBE \
-		--prtemca pmix_remote_connections 1 \
-		--prtemca prte_if_include "$vethA" \
-		--mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any \
-		-x UCX_PLUGIN_PATH="$build/.libs" \
-		-x LD_LIBRARY_PATH="$build/.libs" \
-		-x UCX_TLS=self,tcp,habana -x UCX_WARN_UNUSED_ENV_VARS=n \
-		"${opts[@]}" \
-		-np 1 env HLMEM_DEVICE=0 UCX_NET_DEVICES="$vethA" \
-			"$prog" "$@" : \
-		-np 1 ip netns exec "$nsB" env HLMEM_DEVICE=1 \
-			UCX_NET_DEVICES="$vethB" "$prog" "$@"
-}
-
-# proto_table WHAT <log: the first UCX_PROTO_INFO table whose title has WHAT
-proto_table() {
-	sed 's/^\[[^]]*\] *\[[^]]*\] *//' | awk -v what="$1" '
-		!on && /^\| / && index($0, what) { on = 1; n = 0 }
-		on { print "    " $0 }
-		on && /^\+--/ && ++n == 3 { exit }'
-}
-
-# mpi NAME [PATTERN] [mpirun opts] -- ARGS: run, show the table, verify
-mpi() {
-	local name=$1 pattern=$2 log rc before after t0 ok=0
-	shift 2
 	log=$logdir/$name.log
 	before=$(veth_bytes)
 	t0=$(date +%s)
-	two_node "$@" >"$log" 2>&1
+	two_node "${opts[@]}" -- "$prog" "$@" >"$log" 2>&1
 	rc=$?
 	after=$(veth_bytes)
 	grep -E '^(#|[0-9])' "$log"
@@ -190,14 +91,16 @@ mpi() {
 	[ "$ok" -eq 1 ]
 }
 
+hlsim_ready_prog() { hlsim_ready && [ -x "$prog" ]; }
+
 # the staged rendezvous for device memory, tcp on node A's veth
 staged_rndv="rendezvous habana, .* write to remote, frag host, habana, frag host .*tcp/$vethA"
 
 main() {
 	mkdir -p "$logdir"
-	trap cleanup EXIT
-	cleanup
-	check "hlsim has 2 devices" hlsim_ready || return 1
+	trap nodes_cleanup EXIT
+	nodes_cleanup
+	check "hlsim has 2 devices and $prog" hlsim_ready_prog || return 1
 	check "two nodes: namespaces $nsA, $nsB, veth $vethA-$vethB" make_nodes ||
 		return 1
 	check "soft RoCE ($rxeA, $rxeB) on the veth ends" soft_roce

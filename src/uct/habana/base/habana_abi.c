@@ -99,6 +99,27 @@ ucs_status_t uct_habana_abi_hw_info(const uct_habana_abi_t *abi, int fd,
     return UCS_OK;
 }
 
+ucs_status_t uct_habana_abi_ctx_dram(const uct_habana_abi_t *abi, int fd,
+                                     int legacy_numbers, uint64_t *bytes_p)
+{
+    struct hl_info_dram_usage usage;
+    struct hl_info_args args;
+
+    memset(&args, 0, sizeof(args));
+    memset(&usage, 0, sizeof(usage));
+    args.op             = HL_INFO_DRAM_USAGE;
+    args.return_pointer = (uintptr_t)&usage;
+    args.return_size    = sizeof(usage);
+    if (uct_habana_abi_ioctl(fd, legacy_numbers ? UCT_HABANA_LEGACY_INFO :
+                                                  abi->info_cmd, &args) < 0) {
+        ucs_debug("habana: HL_INFO_DRAM_USAGE failed: %m");
+        return UCS_ERR_IO_ERROR;
+    }
+
+    *bytes_p = usage.ctx_dram_mem;
+    return UCS_OK;
+}
+
 static unsigned long uct_habana_abi_memory_cmd(const uct_habana_abi_t *abi,
                                                int legacy_numbers)
 {

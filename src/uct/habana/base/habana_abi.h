@@ -60,6 +60,10 @@ ucs_status_t uct_habana_abi_hw_info(const uct_habana_abi_t *abi, int fd,
                                     int *legacy_numbers_p,
                                     uct_habana_hw_info_t *info);
 
+/* Device memory the context of @fd holds (HL_INFO_DRAM_USAGE) */
+ucs_status_t uct_habana_abi_ctx_dram(const uct_habana_abi_t *abi, int fd,
+                                     int legacy_numbers, uint64_t *bytes_p);
+
 ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
                                    int legacy_numbers,
                                    const uct_habana_mapping_t *mapping,

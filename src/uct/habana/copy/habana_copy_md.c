@@ -13,6 +13,7 @@
 #include <ucs/sys/math.h>
 #include <ucs/sys/string.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,11 +373,31 @@ static ucs_status_t uct_habana_md_mem_free(uct_md_h tl_md, uct_mem_h memh)
     return status;
 }
 
-static void uct_habana_md_print_summary(void)
+/* Device memory still held by this process, per device it holds */
+static void uct_habana_md_format_dram(uct_habana_md_t *md,
+                                      ucs_string_buffer_t *strb)
+{
+    uct_habana_dev_t *dev;
+    uint64_t bytes;
+    int fd;
+
+    for (dev = md->devs.dev; dev < md->devs.dev + md->devs.count; ++dev) {
+        if (uct_habana_dev_is_held(dev) &&
+            (uct_habana_dev_compute_fd(dev, &fd) == UCS_OK) &&
+            (uct_habana_abi_ctx_dram(dev->abi, fd, dev->legacy_numbers,
+                                     &bytes) == UCS_OK)) {
+            ucs_string_buffer_appendf(strb, " %s_ctx_dram_bytes=%" PRIu64,
+                                      dev->name, bytes);
+        }
+    }
+}
+
+static void uct_habana_md_print_summary(uct_habana_md_t *md)
 {
     ucs_string_buffer_t strb = UCS_STRING_BUFFER_INITIALIZER;
 
     uct_habana_stats_format(&strb);
+    uct_habana_md_format_dram(md, &strb);
     fprintf(stderr, "habana: summary pid %d: %s\n", (int)getpid(),
             ucs_string_buffer_cstr(&strb));
     ucs_string_buffer_cleanup(&strb);
@@ -389,7 +410,7 @@ static void uct_habana_md_close(uct_md_h tl_md)
     /* UCX may have released NIC registrations by now */
     uct_habana_mem_deferred_flush();
     if (md->summary) {
-        uct_habana_md_print_summary();
+        uct_habana_md_print_summary(md);
     }
 
     uct_habana_mem_cleanup();
