@@ -36,7 +36,8 @@ build() {
 		mkdir -p $build && cd $build
 		[ -f Makefile ] || ../configure -q
 		make -j\$(nproc) >/dev/null
-		make -j\$(nproc) test/double/libhl_double.la >/dev/null"
+		make -j\$(nproc) test/double/libhl_double.la \
+			test/double/libnic_dmabuf_double.la >/dev/null"
 }
 
 build_kernel() {

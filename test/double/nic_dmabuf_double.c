@@ -26,8 +26,8 @@
  *                    (hlsim without test_dmabuf_mmap, any other exporter
  *                    without mmap)
  *
- * NIC_DMABUF_DOUBLE_VERBOSE=1 prints one line at load and a count at exit;
- * 2 also one line per registration.
+ * NIC_DMABUF_DOUBLE_VERBOSE=1 prints one line at load and, in a process
+ * that registered, counts at exit; 2 also one line per registration.
  *
  * What it does NOT prove: PCIe peer-to-peer between a NIC and device
  * memory, or the import path of a real driver (mlx5, efa, ...): the NIC
@@ -111,7 +111,8 @@ __attribute__((constructor)) static void ndd_init(void)
 
 __attribute__((destructor)) static void ndd_fini(void)
 {
-	if (ndd_verbose > 0)
+	/* nothing for processes that never registered (shells, forks) */
+	if ((ndd_verbose > 0) && (ndd_regs + ndd_refused > 0))
 		ndd_log("%lu dma-buf registrations, %lu deregistered, "
 			"%lu refused", ndd_regs, ndd_deregs, ndd_refused);
 }

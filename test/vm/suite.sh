@@ -7,7 +7,9 @@
 #      in-kernel importer, fuzzer, dmesg check, unload);
 #   2. the plugin on hlsim: ucx_info, habana_demo, the gtest suites that
 #      apply to a real driver, UCP transfers over tcp and sm;
-#   3. soft RoCE: habana_zcopy_check on an rxe device; MPI between two
+#   3. soft RoCE: habana_zcopy_check on an rxe device, without and with
+#      the NIC test double (dma-buf "import" through hlsim's test-only
+#      mmap; RDMA to device memory by device VA); MPI between two
 #      network namespaces ("nodes"), one hlsim device each, over tcp on a
 #      veth pair (test/vm/mpi-two-node.sh);
 #   4. the kernel log stays clean and hlsim unloads.
@@ -96,6 +98,70 @@ zcopy_check_on_rxe() {
 	grep -q "the NIC driver cannot import dma-bufs" /tmp/zcopy.out
 }
 
+# The NIC test double (test/double/nic_dmabuf_double.c, LD_PRELOAD) on the
+# rxe device above, with hlsim's test-only dma-buf mmap switched on: the
+# "import" succeeds (zero copy YES for both devices) and RDMA WRITE/READ by
+# device VA over a loopback RC connection reaches device memory, checked
+# with the DMA copy.  Without the preload rxe still refuses (EOPNOTSUPP);
+# with the preload but the switch off the double refuses the same way.
+nic_double=$build/test/double/.libs/libnic_dmabuf_double.so
+mmap_param=/sys/module/hlsim/parameters/test_dmabuf_mmap
+
+# zcopy_counts FILE: counts of "zero-copy: YES", "zero-copy: NO" and EOPNOTSUPP
+zcopy_counts() {
+	printf '%s %s %s\n' "$(grep -c 'zero-copy: YES' "$1")" \
+		"$(grep -c 'zero-copy: NO' "$1")" \
+		"$(grep -c 'error: ibv_reg_dmabuf_mr: Operation not supported' "$1")"
+}
+
+zcopy_nic_double_on_rxe() {
+	# the binary itself, not libtool's wrapper script (whose shells would
+	# load the preload too)
+	local preload="LD_PRELOAD=$nic_double NIC_DMABUF_DOUBLE_VERBOSE=1
+		LD_LIBRARY_PATH=$build/.libs"
+	local zcopy_check=./.libs/habana_zcopy_check
+	local out=/tmp/nic-double rc=0 dev
+	if [ ! -e "$nic_double" ]; then
+		echo "missing $nic_double (make test/double/libnic_dmabuf_double.la)"
+		return 1
+	fi
+	[ -x "$build/test/vm/nic_double_rdma" ] ||
+		{ echo "missing test/vm/nic_double_rdma (make)"; return 1; }
+	[ -e /sys/class/infiniband/rxe0 ] ||
+		{ echo "no rxe0 (set up by zcopy_check_on_rxe)"; return 1; }
+	echo 1 >"$mmap_param" || return 1
+
+	echo "- with the double, test_dmabuf_mmap=1"
+	devroot env $preload $zcopy_check >$out.1 2>&1 || rc=1
+	cat $out.1
+	grep -q "Habana devices: 2, RDMA devices: 1" $out.1 &&
+	[ "$(zcopy_counts $out.1)" = "2 0 0" ] &&
+	grep -q "nic_dmabuf_double.*loaded: TEST DOUBLE" $out.1 || rc=1
+	for dev in 0 1; do
+		devroot env $preload HLMEM_DEVICE=$dev \
+			./test/vm/nic_double_rdma -d rxe0 >$out.2 2>&1 || rc=1
+		cat $out.2
+		grep -q "^nic_double_rdma: OK" $out.2 || rc=1
+	done
+
+	echo "- without the double: rxe cannot import"
+	devroot ./habana_zcopy_check >$out.3 2>&1 || rc=1
+	cat $out.3
+	[ "$(zcopy_counts $out.3)" = "0 2 2" ] || rc=1
+	devroot ./test/vm/nic_double_rdma -r -d rxe0 >$out.4 2>&1 || rc=1
+	cat $out.4
+
+	echo "- with the double, test_dmabuf_mmap=0: refused like rxe"
+	echo 0 >"$mmap_param" || rc=1
+	devroot env $preload $zcopy_check >$out.5 2>&1 || rc=1
+	cat $out.5
+	[ "$(zcopy_counts $out.5)" = "0 2 2" ] || rc=1
+	devroot env $preload ./test/vm/nic_double_rdma -r -d rxe0 \
+		>$out.6 2>&1 || rc=1
+	cat $out.6
+	return $rc
+}
+
 # figures, side by side: DMA copy vs memcpy, exports per second
 driver_figures() { "$top/kernel/tests/hlsim_bench" 64 1; }
 
@@ -111,6 +177,8 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 	check "gtest against hlsim" gtest_on_hlsim
 	check "gtest UCP tcp,habana and sm,habana against hlsim" gtest_ucp_on_hlsim
 	check "habana_zcopy_check on soft RoCE" zcopy_check_on_rxe
+	check "NIC test double on soft RoCE: zero copy and RDMA by device VA" \
+		zcopy_nic_double_on_rxe
 	check "hlsim figures (copy vs memcpy, exports/s)" driver_figures
 	check "MPI on two nodes (namespaces, veth, accel0/accel1)" \
 		"$top/test/vm/mpi-two-node.sh"
