@@ -52,6 +52,9 @@ static struct {
 } st;
 
 static unsigned long long calls, ok_calls, unexpected, mmap_ok, second_open;
+/* with test_dmabuf_mmap=1 dma-bufs may be mapped (and are then touched) */
+static unsigned long long mmap_dmabuf_ok;
+static int dmabuf_mmap_allowed;
 static u64 rng_state;
 
 static u64 rnd(void)
@@ -474,15 +477,23 @@ static void op_raw(void)
 static void op_mmap(void)
 {
 	int s = pick_dmabuf_slot();
-	int fd = chance(50) || s < 0 ? st.fd : st.dmabufs[s];
+	int on_node = chance(50) || s < 0;
+	int fd = on_node ? st.fd : st.dmabufs[s];
+	size_t len = PAGE * (1 + below(4));
 	void *p;
 
 	calls++;
-	p = mmap(NULL, PAGE * (1 + below(4)), PROT_READ | PROT_WRITE,
-		 MAP_SHARED, fd, below(4) * PAGE);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 below(4) * PAGE);
 	if (p != MAP_FAILED) {
-		mmap_ok++;
-		munmap(p, PAGE);
+		if (on_node || !dmabuf_mmap_allowed) {
+			mmap_ok++;
+		} else {
+			mmap_dmabuf_ok++;
+			/* fault the first page in */
+			__atomic_load_n((unsigned char *)p, __ATOMIC_RELAXED);
+		}
+		munmap(p, len);
 	}
 }
 
@@ -604,6 +615,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < SLOTS; i++)
 		st.dmabufs[i] = -1;
+	dmabuf_mmap_allowed = hlsim_param_on("test_dmabuf_mmap");
 
 	while (calls < target) {
 		switch (below(20)) {
@@ -668,7 +680,9 @@ int main(int argc, char **argv)
 	       ok_calls, seed);
 	tap_ok(calls >= target, "%llu calls made", calls);
 	tap_ok(!unexpected, "no unexpected results (%llu)", unexpected);
-	tap_ok(!mmap_ok, "no mmap succeeded (%llu)", mmap_ok);
+	tap_ok(!mmap_ok, "no forbidden mmap succeeded (%llu; dma-buf mmaps %s: %llu)",
+	       mmap_ok, dmabuf_mmap_allowed ? "allowed" : "refused",
+	       mmap_dmabuf_ok);
 	tap_ok(!second_open, "second compute open always EBUSY (%llu)",
 	       second_open);
 	tap_ok(free_mem == st.dram_size,

@@ -94,6 +94,22 @@ static inline int hlsim_accel_index(int nth)
 	return found;
 }
 
+/* A bool module parameter of hlsim: 1 for Y, 0 for N or when unreadable */
+static inline int hlsim_param_on(const char *name)
+{
+	char path[128];
+	FILE *f;
+	int c;
+
+	snprintf(path, sizeof(path), "/sys/module/hlsim/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	c = fgetc(f);
+	fclose(f);
+	return c == 'Y' || c == '1';
+}
+
 static inline int hlsim_open_compute(int accel)
 {
 	char path[64];

@@ -46,22 +46,6 @@ static u64 read_param(const char *name)
 	return v;
 }
 
-/* A bool parameter: 1 for Y, 0 for N or when it cannot be read */
-static int param_on(const char *name)
-{
-	char path[128];
-	int c;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/hlsim/parameters/%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	c = fgetc(f);
-	fclose(f);
-	return c == 'Y' || c == '1';
-}
-
 static int write_param(const char *name, const char *val)
 {
 	char path[128];
@@ -254,7 +238,7 @@ static void test_export(int accel)
 	       (unsigned long long)chk.max_dma_seg);
 	tap_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, d1, 0) == MAP_FAILED &&
 	       errno == EINVAL, "mmap of the dma-buf -> EINVAL (test_dmabuf_mmap=%d)",
-	       param_on("test_dmabuf_mmap"));
+	       hlsim_param_on("test_dmabuf_mmap"));
 
 	d2 = hl_export(fd, va, 2 * PAGE, PAGE, 0);
 	tap_ok(d2 >= 0, "EXPORT with offset");
@@ -398,7 +382,7 @@ static void test_mmap(int accel)
 	int fd, ctl, d, ret, status;
 	pid_t pid;
 
-	tap_ok(param_on("test_dmabuf_mmap"), "test_dmabuf_mmap=1");
+	tap_ok(hlsim_param_on("test_dmabuf_mmap"), "test_dmabuf_mmap=1");
 	ctl = hlsim_open_control(accel);
 	fd = hlsim_open_compute(accel);
 	tap_ok(!hl_alloc(fd, n, 0, 0, &h) && !hl_map(fd, h, 0, 0, &va),

@@ -110,6 +110,7 @@ if load num_devices=2; then
 	# the test-only CPU mapping of dma-bufs, switched on at run time
 	if echo 1 >$mmap_param; then
 		run "hlsim_test --mmap" "$here/hlsim_test" --mmap
+		run "hlsim_fuzz (dma-buf mmap allowed)" "$here/hlsim_fuzz" -n 3000
 		echo 0 >$mmap_param
 	else
 		fail "cannot set $mmap_param"
