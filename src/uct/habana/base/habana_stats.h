@@ -5,8 +5,8 @@
  * Per-process counters of the two data paths: what went to NICs as
  * dma-bufs (zero copy) and what the habana transport copied between host
  * and device memory (staging).  Read through UCX's VFS while a process
- * runs (ucx_vfs: .../uct/md/habana/stats/) and printed at exit with
- * UCX_HABANA_SUMMARY=y.
+ * runs (ucx_vfs: uct/component/habana/memory_domain/habana/stats/) and
+ * printed when the memory domain closes with UCX_HABANA_SUMMARY=y.
  */
 #ifndef UCT_HABANA_STATS_H_
 #define UCT_HABANA_STATS_H_

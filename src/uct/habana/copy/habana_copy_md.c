@@ -37,7 +37,8 @@ static ucs_config_field_t uct_habana_md_config_table[] = {
 
     {"SUMMARY", "n",
      "Print this process's zero-copy and staging counters when the memory\n"
-     "domain closes (they are also in UCX's VFS: ucx_vfs, md/habana/stats)",
+     "domain closes (also in UCX's VFS, ucx_vfs: uct/component/habana/\n"
+     "memory_domain/habana/stats)",
      ucs_offsetof(uct_habana_md_config_t, summary), UCS_CONFIG_TYPE_BOOL},
 
     {NULL}
