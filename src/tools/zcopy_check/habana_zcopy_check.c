@@ -15,6 +15,7 @@
  * no Habana device or no RDMA device, 2 on a usage error.
  */
 #include <src/tools/hlmem/hlmem.h>
+#include <src/uct/habana/base/habana_nic.h>
 
 #include <infiniband/verbs.h>
 
@@ -116,42 +117,6 @@ static void print_verdict(const char *acc, const char *nic, int ok,
     }
 }
 
-static int try_import(struct ibv_device *device, void *ptr, size_t size,
-                      int fd, size_t offset)
-{
-    struct ibv_context *ctx;
-    struct ibv_pd *pd;
-    struct ibv_mr *mr;
-    int err = 0;
-
-    ctx = ibv_open_device(device);
-    if (ctx == NULL) {
-        return errno ? errno : ENODEV;
-    }
-
-    pd = ibv_alloc_pd(ctx);
-    if (pd == NULL) {
-        err = errno ? errno : ENOMEM;
-        goto out_close;
-    }
-
-    errno = 0;
-    mr    = ibv_reg_dmabuf_mr(pd, offset, size, (uintptr_t)ptr, fd,
-                              IBV_ACCESS_LOCAL_WRITE |
-                              IBV_ACCESS_REMOTE_READ |
-                              IBV_ACCESS_REMOTE_WRITE);
-    if (mr == NULL) {
-        err = errno ? errno : EOPNOTSUPP;
-    } else {
-        ibv_dereg_mr(mr);
-    }
-
-    ibv_dealloc_pd(pd);
-out_close:
-    ibv_close_device(ctx);
-    return err;
-}
-
 static void check_accelerator(int acc, struct ibv_device **nics, int num_nics,
                               size_t size)
 {
@@ -175,7 +140,8 @@ static void check_accelerator(int acc, struct ibv_device **nics, int num_nics,
                           export_verdict(-ret));
             continue;
         }
-        int err = try_import(nics[i], ptr, size, fd, offset);
+        int err = uct_habana_nic_try_import(nics[i], fd, offset, size,
+                                            (uintptr_t)ptr);
         print_verdict(name, ibv_get_device_name(nics[i]), err == 0,
                       import_verdict(err));
     }

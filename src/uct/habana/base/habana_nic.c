@@ -106,9 +106,8 @@ static void uct_habana_nic_append(char *names, size_t max, const char *name)
     snprintf(names + len, max - len, "%s%s", (len > 0) ? "," : "", name);
 }
 
-/* Import the probe dma-buf into @device: 0 or an errno */
-static int uct_habana_nic_try_import(struct ibv_device *device, int dmabuf_fd,
-                                     size_t length, uint64_t iova)
+int uct_habana_nic_try_import(struct ibv_device *device, int dmabuf_fd,
+                              size_t offset, size_t length, uint64_t iova)
 {
     struct ibv_context *ctx;
     struct ibv_pd *pd;
@@ -129,7 +128,7 @@ static int uct_habana_nic_try_import(struct ibv_device *device, int dmabuf_fd,
     }
 
     errno = 0;
-    mr    = ibv_reg_dmabuf_mr(pd, 0, length, iova, dmabuf_fd,
+    mr    = ibv_reg_dmabuf_mr(pd, offset, length, iova, dmabuf_fd,
                               UCT_HABANA_NIC_ACCESS);
     if (mr == NULL) {
         err = errno ? errno : EOPNOTSUPP;
@@ -189,7 +188,8 @@ void uct_habana_nic_probe(int dmabuf_fd, size_t length, uint64_t iova,
         name = ibv_get_device_name(devices[i]);
         uct_habana_nic_append(verdict->nics, sizeof(verdict->nics), name);
         ++verdict->num_nics;
-        err = uct_habana_nic_try_import(devices[i], dmabuf_fd, length, iova);
+        err = uct_habana_nic_try_import(devices[i], dmabuf_fd, 0, length,
+                                        iova);
         if (err == 0) {
             ++verdict->num_importing;
         } else if (verdict->failed_nic[0] == '\0') {

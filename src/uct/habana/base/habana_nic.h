@@ -25,6 +25,15 @@ typedef struct uct_habana_nic_verdict {
     char     nics[256];       /* names of the usable ones, comma separated */
 } uct_habana_nic_verdict_t;
 
+struct ibv_device;
+
+/*
+ * Register [offset, offset + length) of dma-buf @dmabuf_fd at @iova with
+ * @device and deregister it: 0, or the errno of the failing verbs call
+ */
+int uct_habana_nic_try_import(struct ibv_device *device, int dmabuf_fd,
+                              size_t offset, size_t length, uint64_t iova);
+
 /* Number of usable RDMA devices; names (comma separated) into @names */
 unsigned uct_habana_nic_count_usable(char *names, size_t max);
 
