@@ -17,8 +17,6 @@ double=$builddir/test/double/.libs/libhl_double.so
 fake_version=$builddir/test/double/.libs/libfake_ucx_version.so
 verbs_double=$builddir/test/double/.libs/libverbs_double.so
 gtest=$builddir/test/gtest/gtest_habana
-passed=0
-failed=0
 
 # Built against a UCX other than the system's (configure --with-ucx): run
 # that UCX's tools and libraries, not the system's
@@ -27,17 +25,8 @@ if [ -n "${ucx_prefix:-}" ]; then
 	export LD_LIBRARY_PATH=$ucx_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		echo "PASS: $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=test/check.sh
+. "$srcdir/test/check.sh"
 
 with_double() {
 	env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$plugin_dir" "$@"

@@ -12,21 +12,8 @@ nsA=hlmpiA nsB=hlmpiB
 vethA=hlveth0 vethB=hlveth1
 ipA=10.13.0.1 ipB=10.13.0.2
 rxeA=rxehlA rxeB=rxehlB
-passed=0
-failed=0
-
-check() {
-	local name=$1
-	shift
-	echo "--- $name"
-	if "$@"; then
-		echo "PASS: $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=test/check.sh
+. "$top/test/check.sh"
 
 nodes_cleanup() {
 	[ -e "/sys/class/infiniband/$rxeA" ] &&

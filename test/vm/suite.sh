@@ -20,21 +20,8 @@ set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$top/build
 in_devroot=$top/contrib/vm/in-devroot.sh
-passed=0
-failed=0
-
-check() {
-	local name=$1
-	shift
-	echo "--- $name"
-	if "$@"; then
-		echo "PASS: $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=test/check.sh
+. "$top/test/check.sh"
 
 devroot() { (cd "$build" && "$in_devroot" "$@"); }
 
