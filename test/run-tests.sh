@@ -38,7 +38,9 @@ gtest_config() {
 	local abi=$1 devices=$2
 	env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$uct_only_dir" \
 		HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
-		"$gtest" --gtest_brief=1 --gtest_filter='habana_md*:hlmem*' &&
+		"$gtest" --gtest_brief=1 --gtest_filter='habana_md*:hlmem*:-hlmem_untracked*' &&
+	env LD_PRELOAD="$double" HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
+		"$gtest" --gtest_brief=1 --gtest_filter='hlmem_untracked*' &&
 	with_double HL_DOUBLE_ABI="$abi" HL_DOUBLE_DEVICES="$devices" \
 		"$gtest" --gtest_brief=1 --gtest_filter='habana_ucm*'
 }

@@ -120,3 +120,26 @@ TEST_F(hlmem_test, pci_bus_id_from_sysfs)
     EXPECT_EQ(-ENOSPC, ret == 0 ? hlmem_device_pci_bus_id(0, bus_id, 4) :
                                   -ENOSPC);
 }
+
+/*
+ * Memory another allocator mapped (a UCX memory domain), in a process that
+ * works on device 1 only: libhlmem copies through device 1.  Runs in a
+ * process of its own (the runner's filter), since libhlmem keeps devices
+ * open for the life of the process.
+ */
+TEST(hlmem_untracked, copies_through_the_device_the_process_uses)
+{
+    std::vector<char> in(4096, 'x'), out(4096, 0);
+    dev_buffer buf;
+
+    if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
+        GTEST_SKIP() << "needs two devices";
+    }
+    unsetenv("HLMEM_DEVICE");
+    ASSERT_EQ(0, hlmem_init(1));
+    ASSERT_TRUE(dev_buffer_alloc(1, 65536, &buf)) << strerror(errno);
+    EXPECT_EQ(0, hlmem_copy(buf.va, in.data(), in.size()));
+    EXPECT_EQ(0, hlmem_copy(out.data(), buf.va, out.size()));
+    EXPECT_TRUE(in == out);
+    EXPECT_EQ(0, dev_buffer_free(&buf));
+}

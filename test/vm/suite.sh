@@ -11,7 +11,10 @@
 #      the NIC test double (dma-buf "import" through hlsim's test-only
 #      mmap; RDMA to device memory by device VA); MPI between two
 #      network namespaces ("nodes"), one hlsim device each, over tcp on a
-#      veth pair (test/vm/mpi-two-node.sh);
+#      veth pair (test/vm/mpi-two-node.sh); zero copy between the two
+#      nodes with a UCX that has the IB transport (contrib/ucx-ib.sh):
+#      rc on plain rxe (staged) and on the importing NIC double
+#      (test/vm/zcopy-two-node.sh);
 #   4. the kernel log stays clean and hlsim unloads.
 # Ends with "N passed, N failed".
 #
@@ -52,7 +55,9 @@ demo_on_hlsim() {
 # what does not need the double's fault knobs
 gtest_on_hlsim() {
 	devroot env $plugin_env ./test/gtest/gtest_habana --gtest_brief=1 \
-		--gtest_filter='habana_ucm*:hlmem*:habana_md_dev.detects*:habana_md_dev.host_pointer*'
+		--gtest_filter='habana_ucm*:hlmem*:habana_md_dev.detects*:habana_md_dev.host_pointer*:-hlmem_untracked*' &&
+	devroot env $plugin_env ./test/gtest/gtest_habana --gtest_brief=1 \
+		--gtest_filter='hlmem_untracked*'
 }
 
 gtest_ucp_on_hlsim() {
@@ -169,6 +174,13 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 	check "hlsim figures (copy vs memcpy, exports/s)" driver_figures
 	check "MPI on two nodes (namespaces, veth, accel0/accel1)" \
 		"$top/test/vm/mpi-two-node.sh"
+	if ucx_ib=$("$top/contrib/ucx-ib.sh" prefix 2>/dev/null); then
+		check "zero copy on two nodes (UCX with IB, rc on soft RoCE)" \
+			env UCX_IB_PREFIX="$ucx_ib" "$top/test/vm/zcopy-two-node.sh"
+	else
+		echo "SKIP: zero copy on two nodes: no UCX with the IB transport" \
+		     "(contrib/ucx-ib.sh needs ../shared/ucx)"
+	fi
 	check "hlsim unloads, kernel log clean" unload_hlsim_clean_log
 fi
 

@@ -374,6 +374,28 @@ void *hlmem_alloc(size_t size)
     return hlmem_alloc_on(hlmem_default_device(), size);
 }
 
+/*
+ * The device of memory another allocator mapped (a UCX memory domain):
+ * HLMEM_DEVICE if set, else the device this process already uses (a
+ * compute context exists only once per device and process), else 0
+ */
+static int hlmem_untracked_device_locked(void)
+{
+    int device;
+
+    if (getenv("HLMEM_DEVICE") != NULL) {
+        return hlmem_default_device();
+    }
+
+    for (device = 0; device < hlmem_device_count(); ++device) {
+        if ((hlmem.devices[device].fd >= 0) ||
+            (hlmem_find_open_fd(&hlmem.devices[device]) >= 0)) {
+            return device;
+        }
+    }
+    return 0;
+}
+
 /* The allocation holding [ptr, ptr + size), or NULL */
 static hlmem_alloc_t *hlmem_find_locked(const void *ptr, size_t size)
 {
@@ -447,14 +469,17 @@ static hlmem_device_t *hlmem_copy_device_of(const void *dev_ptr, size_t size)
 {
     hlmem_device_t *dev = NULL;
     hlmem_alloc_t *a;
+    int device;
 
     pthread_mutex_lock(&hlmem.lock);
     a = hlmem_find_locked(dev_ptr, size);
     if (a != NULL) {
         dev = &hlmem.devices[a->device];
-    } else if (hlmem_in_device_range(dev_ptr) &&
-               (hlmem_open_locked(hlmem_default_device()) == 0)) {
-        dev = &hlmem.devices[hlmem_default_device()];
+    } else if (hlmem_in_device_range(dev_ptr)) {
+        device = hlmem_untracked_device_locked();
+        if (hlmem_open_locked(device) == 0) {
+            dev = &hlmem.devices[device];
+        }
     }
     pthread_mutex_unlock(&hlmem.lock);
     return dev;
