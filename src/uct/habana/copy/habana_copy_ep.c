@@ -37,6 +37,7 @@ static UCS_CLASS_INIT_FUNC(uct_habana_copy_ep_t, const uct_ep_params_t *params)
 
     UCS_CLASS_CALL_SUPER_INIT(uct_base_ep_t, &iface->super);
     self->pending_count = 0;
+    self->pending_gen   = 0;
     return UCS_OK;
 }
 
@@ -309,16 +310,15 @@ ucs_status_t uct_habana_copy_ep_pending_add(uct_ep_h tl_ep,
     return UCS_OK;
 }
 
-void uct_habana_copy_ep_pending_purge(uct_ep_h tl_ep,
+static void
+uct_habana_copy_ep_pending_purge_list(uct_habana_copy_ep_t *ep,
+                                      ucs_list_link_t *list,
                                       uct_pending_purge_callback_t cb,
                                       void *arg)
 {
-    uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
-    uct_habana_copy_ep_t *ep       = ucs_derived_of(tl_ep,
-                                                    uct_habana_copy_ep_t);
     uct_habana_copy_pending_priv_t *priv, *tmp;
 
-    ucs_list_for_each_safe(priv, tmp, &iface->pending, list) {
+    ucs_list_for_each_safe(priv, tmp, list, list) {
         if (priv->ep != ep) {
             continue;
         }
@@ -331,28 +331,68 @@ void uct_habana_copy_ep_pending_purge(uct_ep_h tl_ep,
     }
 }
 
-void uct_habana_copy_iface_dispatch_pending(uct_habana_copy_iface_t *iface)
+void uct_habana_copy_ep_pending_purge(uct_ep_h tl_ep,
+                                      uct_pending_purge_callback_t cb,
+                                      void *arg)
 {
+    uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
+    uct_habana_copy_ep_t *ep       = ucs_derived_of(tl_ep,
+                                                    uct_habana_copy_ep_t);
+
+    /* From inside a dispatch, requests it kept are in pending_kept */
+    uct_habana_copy_ep_pending_purge_list(ep, &iface->pending_kept, cb, arg);
+    uct_habana_copy_ep_pending_purge_list(ep, &iface->pending, cb, arg);
+}
+
+/*
+ * One round over the pending list while the ring has space, as UCX's
+ * arbiter does per ep: UCS_OK removes a request; UCS_INPROGRESS (progress
+ * made, not done) keeps it in its place and skips the rest of its ep's
+ * requests in this round; anything else keeps it and ends the round.
+ * Requests are taken off the list while they run (a callback may purge or
+ * add); kept ones wait in pending_kept and go back to the head, in order.
+ */
+unsigned uct_habana_copy_iface_dispatch_pending(uct_habana_copy_iface_t *iface)
+{
+    uint64_t gen   = ++iface->pending_gen;
+    unsigned count = 0;
     uct_habana_copy_pending_priv_t *priv;
     uct_pending_req_t *req;
     ucs_status_t status;
 
-    while (!ucs_list_is_empty(&iface->pending) &&
-           uct_habana_copy_iface_has_space(iface)) {
+    while (uct_habana_copy_iface_pending_ready(iface)) {
         priv = ucs_list_extract_head(&iface->pending,
                                      uct_habana_copy_pending_priv_t, list);
+        if (priv->ep->pending_gen == gen) {
+            /* an earlier request of this ep is not done yet */
+            ucs_list_add_tail(&iface->pending_kept, &priv->list);
+            continue;
+        }
+
         --priv->ep->pending_count;
         req    = ucs_container_of((void*)priv, uct_pending_req_t, priv);
         status = req->func(req);
         if (status == UCS_OK) {
+            ++count;
             continue;
         }
 
-        /* Not done: it stays first in line, retried when space frees */
-        ucs_list_add_head(&iface->pending, &priv->list);
+        ucs_list_add_tail(&iface->pending_kept, &priv->list);
         ++priv->ep->pending_count;
-        break;
+        if (status != UCS_INPROGRESS) {
+            break;
+        }
+
+        ++count;
+        priv->ep->pending_gen = gen;
     }
+
+    /* pending = kept + pending */
+    ucs_list_splice_tail(&iface->pending_kept, &iface->pending);
+    ucs_list_head_init(&iface->pending);
+    ucs_list_splice_tail(&iface->pending, &iface->pending_kept);
+    ucs_list_head_init(&iface->pending_kept);
+    return count;
 }
 
 /*

@@ -9,7 +9,8 @@
 
 typedef struct uct_habana_copy_ep {
     uct_base_ep_t super;
-    unsigned      pending_count; /* requests in the iface's pending list */
+    unsigned      pending_count; /* requests in the iface's pending lists */
+    uint64_t      pending_gen;   /* dispatch round that must skip this ep */
 } uct_habana_copy_ep_t;
 
 UCS_CLASS_DECLARE_NEW_FUNC(uct_habana_copy_ep_t, uct_ep_t,
@@ -49,8 +50,9 @@ ucs_status_t uct_habana_copy_ep_flush(uct_ep_h tl_ep, unsigned flags,
 
 ucs_status_t uct_habana_copy_ep_fence(uct_ep_h tl_ep, unsigned flags);
 
-/* Run the pending requests while the ring has space (UCX thread) */
-void uct_habana_copy_iface_dispatch_pending(uct_habana_copy_iface_t *iface);
+/* Run the pending requests while the ring has space (UCX thread); returns
+ * how many made progress */
+unsigned uct_habana_copy_iface_dispatch_pending(uct_habana_copy_iface_t *iface);
 
 /* Execute one resolved copy; called by the copy thread (and inline) */
 ucs_status_t uct_habana_copy_req_exec(const uct_habana_copy_req_t *req);

@@ -415,7 +415,8 @@ static unsigned uct_habana_copy_iface_progress(uct_iface_h tl_iface)
     ucs_status_t status;
     unsigned count;
 
-    if (ucs_likely(engine->tail == done)) {
+    if (ucs_likely(engine->tail == done) &&
+        !uct_habana_copy_iface_pending_ready(iface)) {
         return 0;
     }
 
@@ -431,8 +432,9 @@ static unsigned uct_habana_copy_iface_progress(uct_iface_h tl_iface)
     }
 
     uct_habana_copy_iface_complete_flushes(iface);
-    uct_habana_copy_iface_dispatch_pending(iface);
-    return count;
+    /* Also when nothing completed: a request that made progress without
+     * finishing (UCS_INPROGRESS) waits for the next round */
+    return count + uct_habana_copy_iface_dispatch_pending(iface);
 }
 
 static ucs_status_t uct_habana_copy_iface_flush(uct_iface_h tl_iface,
@@ -494,8 +496,7 @@ static ucs_status_t uct_habana_copy_iface_event_arm(uct_iface_h tl_iface,
      * sees 'armed' and signals (both sides sequentially consistent) */
     __atomic_store_n(&engine->armed, 1, __ATOMIC_SEQ_CST);
     if ((engine->tail != __atomic_load_n(&engine->done, __ATOMIC_SEQ_CST)) ||
-        (!ucs_list_is_empty(&iface->pending) &&
-         uct_habana_copy_iface_has_space(iface))) {
+        uct_habana_copy_iface_pending_ready(iface)) {
         return UCS_ERR_BUSY;
     }
 
@@ -597,6 +598,8 @@ static UCS_CLASS_INIT_FUNC(uct_habana_copy_iface_t, uct_md_h md,
                                         config->async_thresh);
     self->config.ring_full    = config->ring_full;
     ucs_list_head_init(&self->pending);
+    ucs_list_head_init(&self->pending_kept);
+    self->pending_gen = 0;
     ucs_list_head_init(&self->flush_comps);
 
     memset(engine, 0, sizeof(*engine));

@@ -81,11 +81,13 @@ typedef struct uct_habana_copy_engine {
 
 typedef struct uct_habana_copy_iface {
     uct_base_iface_t             super;
-    uct_habana_copy_iface_addr_t id;          /* unique per process, iface */
+    uct_habana_copy_iface_addr_t id;           /* unique per process, iface */
     uct_habana_copy_engine_t     engine;
-    int                          event_fd;    /* eventfd: copies completed */
-    ucs_list_link_t              pending;     /* uct_pending_req_t, FIFO */
-    ucs_list_link_t              flush_comps; /* ep flushes, by seq */
+    int                          event_fd;     /* eventfd: copies completed */
+    ucs_list_link_t              pending;      /* uct_pending_req_t, FIFO */
+    ucs_list_link_t              pending_kept; /* kept by a running dispatch */
+    uint64_t                     pending_gen;  /* dispatch rounds so far */
+    ucs_list_link_t              flush_comps;  /* ep flushes, by seq */
     struct {
         double                      bandwidth;
         double                      latency;
@@ -112,6 +114,14 @@ static UCS_F_ALWAYS_INLINE int
 uct_habana_copy_iface_has_space(const uct_habana_copy_iface_t *iface)
 {
     return (iface->engine.head - iface->engine.tail) < iface->engine.size;
+}
+
+/* Progress has pending requests to run */
+static UCS_F_ALWAYS_INLINE int
+uct_habana_copy_iface_pending_ready(const uct_habana_copy_iface_t *iface)
+{
+    return !ucs_list_is_empty(&iface->pending) &&
+           uct_habana_copy_iface_has_space(iface);
 }
 
 static UCS_F_ALWAYS_INLINE int

@@ -1,0 +1,321 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * The habana copy transport against what UCT users and UCX's own test
+ * suite expect of a transport, through the UCT API: pending requests that
+ * made progress without finishing, reachability reasons, data tracing,
+ * transient driver errors.  Named habana_md_* so that the runner runs it in
+ * every hl_double configuration.
+ */
+#include "habana_fixture.h"
+
+#include <ucs/async/async_fwd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace {
+
+const size_t CHUNK = 64 * 1024;
+
+struct conform_comp {
+    uct_completion_t uct;
+    unsigned         calls  = 0;
+    ucs_status_t     status = UCS_OK;
+
+    conform_comp()
+    {
+        uct.func   = callback;
+        uct.count  = 1;
+        uct.status = UCS_OK;
+    }
+
+    static void callback(uct_completion_t *self)
+    {
+        conform_comp *comp = ucs_container_of(self, conform_comp, uct);
+        ++comp->calls;
+        comp->status = self->status;
+    }
+};
+
+/* A pending request running @func on each dispatch */
+struct conform_pending {
+    uct_pending_req_t             uct;
+    std::function<ucs_status_t()> func;
+    unsigned                      calls = 0;
+
+    conform_pending()
+    {
+        uct.func = callback;
+    }
+
+    static ucs_status_t callback(uct_pending_req_t *self)
+    {
+        conform_pending *req = ucs_container_of(self, conform_pending, uct);
+        ++req->calls;
+        return req->func();
+    }
+};
+
+std::vector<char> conform_pattern(size_t size, unsigned seed)
+{
+    std::vector<char> data(size);
+    for (size_t i = 0; i < size; ++i) {
+        data[i] = (char)(i * 13 + seed * 5 + (i >> 10));
+    }
+    return data;
+}
+
+} // namespace
+
+class habana_md_copy_conform : public habana_md {
+protected:
+    void SetUp() override
+    {
+        habana_md::SetUp();
+        if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
+            GTEST_SKIP() << "no device in this configuration";
+        }
+        open_md("try");
+        ASSERT_EQ(UCS_OK, ucs_async_context_create(
+                                  UCS_ASYNC_MODE_THREAD_SPINLOCK, &m_async));
+        ASSERT_EQ(UCS_OK, uct_worker_create(m_async, UCS_THREAD_MODE_SINGLE,
+                                            &m_worker));
+    }
+
+    void TearDown() override
+    {
+        close_iface();
+        for (dev_buffer &buf : m_bufs) {
+            dev_buffer_free(&buf);
+        }
+        m_bufs.clear();
+        if (m_worker != NULL) {
+            uct_worker_destroy(m_worker);
+        }
+        if (m_async != NULL) {
+            ucs_async_context_destroy(m_async);
+        }
+        habana_md::TearDown();
+    }
+
+    void open_iface(std::vector<std::pair<const char*, const char*>> opts =
+                            {})
+    {
+        uct_iface_config_t *config;
+        ASSERT_EQ(UCS_OK, uct_md_iface_config_read(m_md, "habana", NULL, NULL,
+                                                   &config));
+        opts.insert(opts.begin(), {{"HABANA_COPY_ASYNC_THRESH", "64k"},
+                                   {"HABANA_COPY_MAX_OUTSTANDING", "64"}});
+        for (auto &opt : opts) {
+            ASSERT_EQ(UCS_OK, uct_config_modify(config, opt.first,
+                                                opt.second))
+                    << opt.first;
+        }
+
+        uct_iface_params_t params = {};
+        params.field_mask           = UCT_IFACE_PARAM_FIELD_OPEN_MODE |
+                                      UCT_IFACE_PARAM_FIELD_DEVICE;
+        params.open_mode            = UCT_IFACE_OPEN_MODE_DEVICE;
+        params.mode.device.tl_name  = "habana";
+        params.mode.device.dev_name = "habana0";
+        ucs_status_t status = uct_iface_open(m_md, m_worker, &params, config,
+                                             &m_iface);
+        uct_config_release(config);
+        ASSERT_EQ(UCS_OK, status);
+        uct_iface_progress_enable(m_iface,
+                                  UCT_PROGRESS_SEND | UCT_PROGRESS_RECV);
+
+        ASSERT_EQ(UCS_OK, uct_iface_query(m_iface, &m_attr));
+        m_dev_addr.resize(m_attr.device_addr_len + 1);
+        m_iface_addr.resize(m_attr.iface_addr_len + 1);
+        ASSERT_EQ(UCS_OK, uct_iface_get_device_address(
+                                  m_iface,
+                                  (uct_device_addr_t*)m_dev_addr.data()));
+        ASSERT_EQ(UCS_OK, uct_iface_get_address(
+                                  m_iface,
+                                  (uct_iface_addr_t*)m_iface_addr.data()));
+
+        uct_ep_params_t ep_params = {};
+        ep_params.field_mask = UCT_EP_PARAM_FIELD_IFACE |
+                               UCT_EP_PARAM_FIELD_DEV_ADDR |
+                               UCT_EP_PARAM_FIELD_IFACE_ADDR;
+        ep_params.iface      = m_iface;
+        ep_params.dev_addr   = (const uct_device_addr_t*)m_dev_addr.data();
+        ep_params.iface_addr = (const uct_iface_addr_t*)m_iface_addr.data();
+        ASSERT_EQ(UCS_OK, uct_ep_create(&ep_params, &m_ep));
+    }
+
+    void close_iface()
+    {
+        if (m_ep != NULL) {
+            uct_ep_pending_purge(m_ep, NULL, NULL);
+            uct_ep_destroy(m_ep);
+            m_ep = NULL;
+        }
+        if (m_iface != NULL) {
+            uct_iface_close(m_iface);
+            m_iface = NULL;
+        }
+    }
+
+    void *dev_alloc(size_t size)
+    {
+        dev_buffer buf;
+        EXPECT_TRUE(dev_buffer_alloc(0, size, &buf)) << strerror(errno);
+        m_bufs.push_back(buf);
+        return buf.va;
+    }
+
+    std::vector<char> dev_read(void *va, size_t size)
+    {
+        std::vector<char> data(size);
+        for (const dev_buffer &buf : m_bufs) {
+            if (buf.va == va) {
+                EXPECT_EQ(0, dev_copy_d2h(data.data(), buf, 0, size));
+            }
+        }
+        return data;
+    }
+
+    ucs_status_t put(void *dst, const void *src, size_t length,
+                     conform_comp *comp)
+    {
+        uct_iov_t iov = {};
+        iov.buffer    = const_cast<void*>(src);
+        iov.length    = length;
+        iov.count     = 1;
+        return uct_ep_put_zcopy(m_ep, &iov, 1, (uintptr_t)dst,
+                                UCT_INVALID_RKEY,
+                                (comp != NULL) ? &comp->uct : NULL);
+    }
+
+    /* Progress the worker until @done or @seconds passed */
+    template <typename F> bool progress_until(F done, int seconds = 10)
+    {
+        auto end = std::chrono::steady_clock::now() +
+                   std::chrono::seconds(seconds);
+        while (!done()) {
+            if (std::chrono::steady_clock::now() > end) {
+                return false;
+            }
+            uct_worker_progress(m_worker);
+        }
+        return true;
+    }
+
+    ucs_async_context_t *m_async  = NULL;
+    uct_worker_h        m_worker  = NULL;
+    uct_iface_h         m_iface   = NULL;
+    uct_ep_h            m_ep      = NULL;
+    uct_iface_attr_t    m_attr    = {};
+    std::vector<char>   m_dev_addr;
+    std::vector<char>   m_iface_addr;
+    std::vector<dev_buffer> m_bufs;
+};
+
+/*
+ * A pending request that returns UCS_INPROGRESS ("some progress, not
+ * done") without posting keeps its place and is dispatched again, and
+ * event_arm does not report busy once nothing is left to do.
+ */
+TEST_F(habana_md_copy_conform, pending_inprogress_redispatched)
+{
+    ASSERT_NO_FATAL_FAILURE(open_iface({{"HABANA_COPY_MAX_OUTSTANDING", "1"},
+                                        {"HABANA_COPY_RING_FULL",
+                                         "no_resource"}}));
+    char *dev = (char*)dev_alloc(2 * CHUNK);
+    std::vector<char> in = conform_pattern(2 * CHUNK, 1);
+    conform_comp first, second;
+
+    ASSERT_EQ(UCS_INPROGRESS, put(dev, in.data(), CHUNK, &first));
+    ASSERT_EQ(UCS_ERR_NO_RESOURCE,
+              put(dev + CHUNK, &in[CHUNK], CHUNK, &second));
+
+    /* first dispatch: progress without posting; then post */
+    conform_pending req;
+    req.func = [&]() -> ucs_status_t {
+        if (req.calls == 1) {
+            return UCS_INPROGRESS;
+        }
+        ucs_status_t status = put(dev + CHUNK, &in[CHUNK], CHUNK, &second);
+        return (status == UCS_INPROGRESS) ? UCS_OK : status;
+    };
+    ASSERT_EQ(UCS_OK, uct_ep_pending_add(m_ep, &req.uct, 0));
+
+    EXPECT_TRUE(progress_until([&]() { return second.calls != 0; }))
+            << "pending request dispatched " << req.calls << " times";
+    EXPECT_EQ(2u, req.calls);
+    EXPECT_EQ(1u, first.calls);
+    EXPECT_EQ(UCS_OK, first.status);
+    EXPECT_EQ(UCS_OK, second.status);
+
+    /* nothing left: arming succeeds (no busy forever) */
+    ucs_status_t status;
+    EXPECT_TRUE(progress_until([&]() {
+        status = uct_iface_event_arm(m_iface, UCT_EVENT_SEND_COMP);
+        return status != UCS_ERR_BUSY;
+    }, 5));
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_OK, uct_ep_flush(m_ep, 0, NULL));
+    if (second.calls != 0) {
+        EXPECT_TRUE(dev_read(dev, 2 * CHUNK) == in);
+    }
+}
+
+/* Requests of another ep still run while one ep's request is only
+ * making progress; the first ep's later requests wait their turn */
+TEST_F(habana_md_copy_conform, pending_inprogress_keeps_ep_order)
+{
+    ASSERT_NO_FATAL_FAILURE(open_iface({{"HABANA_COPY_MAX_OUTSTANDING", "1"},
+                                        {"HABANA_COPY_RING_FULL",
+                                         "no_resource"}}));
+    char *dev = (char*)dev_alloc(CHUNK);
+    std::vector<char> in = conform_pattern(CHUNK, 2);
+    conform_comp first;
+
+    uct_ep_params_t ep_params = {};
+    ep_params.field_mask = UCT_EP_PARAM_FIELD_IFACE |
+                           UCT_EP_PARAM_FIELD_DEV_ADDR |
+                           UCT_EP_PARAM_FIELD_IFACE_ADDR;
+    ep_params.iface      = m_iface;
+    ep_params.dev_addr   = (const uct_device_addr_t*)m_dev_addr.data();
+    ep_params.iface_addr = (const uct_iface_addr_t*)m_iface_addr.data();
+    uct_ep_h ep2;
+    ASSERT_EQ(UCS_OK, uct_ep_create(&ep_params, &ep2));
+
+    ASSERT_EQ(UCS_INPROGRESS, put(dev, in.data(), CHUNK, &first));
+
+    std::vector<int> order;
+    conform_pending a1, a2, b1;
+    unsigned a1_rounds = 3;
+    a1.func = [&]() -> ucs_status_t {
+        order.push_back(1);
+        return (a1.calls < a1_rounds) ? UCS_INPROGRESS : UCS_OK;
+    };
+    a2.func = [&]() -> ucs_status_t { order.push_back(2); return UCS_OK; };
+    b1.func = [&]() -> ucs_status_t { order.push_back(3); return UCS_OK; };
+    ASSERT_EQ(UCS_OK, uct_ep_pending_add(m_ep, &a1.uct, 0));
+    ASSERT_EQ(UCS_OK, uct_ep_pending_add(m_ep, &a2.uct, 0));
+    ASSERT_EQ(UCS_OK, uct_ep_pending_add(ep2, &b1.uct, 0));
+
+    EXPECT_TRUE(progress_until([&]() { return a2.calls != 0; }));
+    EXPECT_EQ(a1_rounds, a1.calls);
+    EXPECT_EQ(1u, a2.calls);
+    EXPECT_EQ(1u, b1.calls);
+    /* b1 ran in the first round, a2 only after a1 was done */
+    ASSERT_GE(order.size(), 5u);
+    EXPECT_EQ(1, order[0]);
+    EXPECT_EQ(3, order[1]);
+    EXPECT_EQ(2, order.back());
+    EXPECT_EQ(UCS_OK, uct_ep_flush(m_ep, 0, NULL));
+    EXPECT_EQ(UCS_OK, uct_ep_flush(ep2, 0, NULL));
+
+    uct_ep_pending_purge(ep2, NULL, NULL);
+    uct_ep_destroy(ep2);
+}
