@@ -8,6 +8,8 @@
 #include "habana_fixture.h"
 
 #include <cerrno>
+#include <cstring>
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -295,4 +297,66 @@ TEST_F(habana_md_dev, second_device_exports_from_its_own_context)
     EXPECT_EQ(before + 1, double_export_count());
     close(a.dmabuf_fd);
     EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
+}
+
+/* Device memory the memory domain allocates (UCP_MEM_MAP_ALLOCATE) */
+static ucs_status_t md_alloc(uct_md_h md, size_t length,
+                             uct_allocated_memory_t *mem)
+{
+    uct_mem_alloc_params_t params = {};
+    uct_alloc_method_t method     = UCT_ALLOC_METHOD_MD;
+
+    params.field_mask = UCT_MEM_ALLOC_PARAM_FIELD_FLAGS |
+                        UCT_MEM_ALLOC_PARAM_FIELD_MEM_TYPE |
+                        UCT_MEM_ALLOC_PARAM_FIELD_MDS |
+                        UCT_MEM_ALLOC_PARAM_FIELD_NAME;
+    params.flags      = UCT_MD_MEM_ACCESS_ALL;
+    params.mem_type   = UCS_MEMORY_TYPE_GAUDI;
+    params.mds.mds    = &md;
+    params.mds.count  = 1;
+    params.name       = "gtest";
+    return uct_mem_alloc(length, &method, 1, &params, mem);
+}
+
+template <typename F> static F double_func(const char *name)
+{
+    return (F)dlsym(RTLD_DEFAULT, name);
+}
+
+/* Issue 15 item 5: the compute context is the process's, not one MD's.
+ * The first MD opens the device (nobody else holds it), a second MD uses
+ * the same context; closing the first must not close the descriptor and
+ * destroy the second one's memory. */
+TEST_F(habana_md, closing_one_md_keeps_the_context_of_another)
+{
+    auto h2d = double_func<int (*)(void*, const void*, size_t)>(
+            "hl_double_memcpy_h2d");
+    auto d2h = double_func<int (*)(void*, const void*, size_t)>(
+            "hl_double_memcpy_d2h");
+    uct_allocated_memory_t mem1, mem2;
+    uct_md_h md2;
+
+    if ((env_int("HL_DOUBLE_DEVICES", 1) == 0) || (h2d == NULL)) {
+        GTEST_SKIP() << "needs a device of hl_double";
+    }
+
+    dev_compute_close(0); /* the MD opens the device itself */
+    open_md("try");
+    uct_md_h md1 = m_md;
+    m_md         = NULL;
+    open_md("try");
+    md2          = m_md;
+    ASSERT_EQ(UCS_OK, md_alloc(md1, PAGE, &mem1));
+    ASSERT_EQ(UCS_OK, md_alloc(md2, PAGE, &mem2));
+
+    std::vector<char> in(PAGE, 'x'), out(PAGE, 0);
+    ASSERT_EQ(0, h2d(mem2.address, in.data(), PAGE)) << strerror(errno);
+    EXPECT_EQ(UCS_OK, uct_mem_free(&mem1));
+    uct_md_close(md1);
+
+    EXPECT_EQ(0, d2h(out.data(), mem2.address, PAGE))
+            << "closing one MD destroyed another's device memory: "
+            << strerror(errno);
+    EXPECT_EQ(in, out);
+    EXPECT_EQ(UCS_OK, uct_mem_free(&mem2));
 }

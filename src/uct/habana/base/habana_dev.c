@@ -184,44 +184,102 @@ static int uct_habana_dev_fd_is_compute(const uct_habana_dev_t *dev, int fd)
            (st.st_rdev == dev->rdev);
 }
 
+/* Every device list of the process shares these contexts */
+static struct {
+    pthread_mutex_t      lock;
+    uct_habana_dev_ctx_t ctx[2 * UCT_HABANA_MAX_DEVICES]; /* both uapis */
+} uct_habana_dev_ctxs = {
+    .lock = PTHREAD_MUTEX_INITIALIZER
+};
+
+/* Lock held */
+static uct_habana_dev_ctx_t *uct_habana_dev_ctx_get(dev_t rdev)
+{
+    uct_habana_dev_ctx_t *ctx, *unused = NULL;
+
+    for (ctx = uct_habana_dev_ctxs.ctx;
+         ctx < uct_habana_dev_ctxs.ctx +
+               ucs_static_array_size(uct_habana_dev_ctxs.ctx); ++ctx) {
+        if ((ctx->refcount > 0) && (ctx->rdev == rdev)) {
+            ++ctx->refcount;
+            return ctx;
+        }
+        if ((ctx->refcount == 0) && (unused == NULL)) {
+            unused = ctx;
+        }
+    }
+
+    if (unused != NULL) {
+        unused->rdev       = rdev;
+        unused->refcount   = 1;
+        unused->compute_fd = -1;
+        unused->owns_fd    = 0;
+    }
+    return unused;
+}
+
+/* Lock held */
+static void uct_habana_dev_ctx_put(uct_habana_dev_t *dev)
+{
+    uct_habana_dev_ctx_t *ctx = dev->ctx;
+
+    dev->ctx = NULL;
+    if (--ctx->refcount > 0) {
+        return;
+    }
+
+    if (ctx->owns_fd && uct_habana_dev_fd_is_compute(dev, ctx->compute_fd)) {
+        ucs_debug("habana: closing fd %d of %s: no memory domain uses it",
+                  ctx->compute_fd, dev->compute_path);
+        close(ctx->compute_fd);
+    }
+    ctx->compute_fd = -1;
+    ctx->owns_fd    = 0;
+}
+
+/* Lock held */
 static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev,
                                                 ucs_log_level_t busy_level)
 {
     int fd = open(dev->compute_path, O_RDWR | O_CLOEXEC);
+    int err;
 
     if (fd >= 0) {
-        dev->compute_fd = fd;
-        dev->owns_fd    = 1;
+        dev->ctx->compute_fd = fd;
+        dev->ctx->owns_fd    = 1;
         ucs_debug("habana: opened %s as fd %d", dev->compute_path, fd);
         return UCS_OK;
     }
 
-    if (errno == EBUSY) {
+    err = errno;
+    if (err == EBUSY) {
         ucs_log(busy_level, "habana: %s is busy: another process holds its "
                 "compute context (the device allows one open at a time)",
                 dev->compute_path);
         return UCS_ERR_BUSY;
     }
 
-    ucs_error("habana: open(%s) failed: %m", dev->compute_path);
-    return (errno == EACCES) ? UCS_ERR_UNREACHABLE : UCS_ERR_NO_DEVICE;
+    ucs_error("habana: open(%s) failed: %s", dev->compute_path,
+              strerror(err));
+    return (err == EACCES) ? UCS_ERR_UNREACHABLE : UCS_ERR_NO_DEVICE;
 }
 
 static ucs_status_t uct_habana_dev_get_compute_fd(uct_habana_dev_t *dev,
                                                   ucs_log_level_t busy_level,
                                                   int *fd_p)
 {
-    ucs_status_t status = UCS_OK;
+    uct_habana_dev_ctx_t *ctx = dev->ctx;
+    ucs_status_t status       = UCS_OK;
     int fd;
 
-    pthread_mutex_lock(&dev->lock);
-    if (!uct_habana_dev_fd_is_compute(dev, dev->compute_fd)) {
+    pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
+    if (!uct_habana_dev_fd_is_compute(dev, ctx->compute_fd)) {
         /* The descriptor we borrowed was closed, or never found */
-        dev->compute_fd = -1;
-        dev->owns_fd    = 0;
+        ctx->compute_fd = -1;
+        ctx->owns_fd    = 0;
         fd              = uct_habana_dev_find_open_fd(dev);
         if (fd >= 0) {
-            dev->compute_fd = fd;
+            ctx->compute_fd = fd;
             ucs_debug("habana: reusing the application's fd %d for %s", fd,
                       dev->compute_path);
         } else {
@@ -229,8 +287,8 @@ static ucs_status_t uct_habana_dev_get_compute_fd(uct_habana_dev_t *dev,
         }
     }
 
-    *fd_p = dev->compute_fd;
-    pthread_mutex_unlock(&dev->lock);
+    *fd_p = ctx->compute_fd;
+    pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
     return status;
 }
 
@@ -243,10 +301,10 @@ int uct_habana_dev_is_held(uct_habana_dev_t *dev)
 {
     int held;
 
-    pthread_mutex_lock(&dev->lock);
-    held = uct_habana_dev_fd_is_compute(dev, dev->compute_fd) ||
+    pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
+    held = uct_habana_dev_fd_is_compute(dev, dev->ctx->compute_fd) ||
            (uct_habana_dev_find_open_fd(dev) >= 0);
-    pthread_mutex_unlock(&dev->lock);
+    pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
     return held;
 }
 
@@ -317,7 +375,6 @@ static ucs_status_t uct_habana_dev_probe(uct_habana_dev_t *dev,
     memset(dev, 0, sizeof(*dev));
     dev->abi        = abi;
     dev->index      = index;
-    dev->compute_fd = -1;
     snprintf(dev->name, sizeof(dev->name), "habana%u", number);
     snprintf(dev->compute_path, sizeof(dev->compute_path), abi->compute_fmt,
              index);
@@ -338,8 +395,16 @@ static ucs_status_t uct_habana_dev_probe(uct_habana_dev_t *dev,
         return status;
     }
 
+    pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
+    dev->ctx = uct_habana_dev_ctx_get(dev->rdev);
+    pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
+    if (dev->ctx == NULL) {
+        ucs_error("habana: too many device nodes, %s ignored",
+                  dev->compute_path);
+        return UCS_ERR_EXCEEDS_LIMIT;
+    }
+
     uct_habana_dev_read_topology(dev);
-    pthread_mutex_init(&dev->lock, NULL);
     ucs_debug("habana: %s: %s (%s uapi%s) device id 0x%x, dram %" PRIu64
               " MiB, page %" PRIu64 ", pci '%s', numa %d", dev->name,
               dev->compute_path, abi->name,
@@ -377,12 +442,11 @@ void uct_habana_dev_list_cleanup(uct_habana_dev_list_t *list)
 {
     uct_habana_dev_t *dev;
 
+    pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
     for (dev = list->dev; dev < list->dev + list->count; ++dev) {
-        if (dev->owns_fd && (dev->compute_fd >= 0)) {
-            close(dev->compute_fd);
-        }
-        pthread_mutex_destroy(&dev->lock);
+        uct_habana_dev_ctx_put(dev);
     }
+    pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
 
     list->count = 0;
 }

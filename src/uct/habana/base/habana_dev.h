@@ -21,6 +21,19 @@
 #define UCT_HABANA_VA_START     0x1001000000000000ull
 #define UCT_HABANA_VA_END       0x2000000000000000ull
 
+/*
+ * The compute context of one device in this process: one per device node,
+ * shared by every memory domain (the device allows a single compute open).
+ * The descriptor is the application's (borrowed) or ours; ours is closed
+ * when the last device list that holds the device is cleaned up.
+ */
+typedef struct uct_habana_dev_ctx {
+    dev_t    rdev;
+    unsigned refcount;   /* device lists holding this device */
+    int      compute_fd; /* -1 until needed */
+    int      owns_fd;    /* opened by us */
+} uct_habana_dev_ctx_t;
+
 typedef struct uct_habana_dev {
     char                   name[UCT_HABANA_DEV_NAME_MAX]; /* habanaN */
     int                    index;          /* minor index in its uapi */
@@ -32,9 +45,7 @@ typedef struct uct_habana_dev {
     int                    numa_node;
     ucs_sys_device_t       sys_dev;
     uct_habana_hw_info_t   hw;
-    pthread_mutex_t        lock;
-    int                    compute_fd;     /* -1 until needed */
-    int                    owns_fd;        /* opened by us, close at exit */
+    uct_habana_dev_ctx_t   *ctx;           /* process-wide, refcounted */
 } uct_habana_dev_t;
 
 typedef struct uct_habana_dev_list {
