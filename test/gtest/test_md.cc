@@ -12,6 +12,8 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <atomic>
+#include <thread>
 #include <vector>
 
 static const size_t PAGE = 64 * 1024;
@@ -359,4 +361,73 @@ TEST_F(habana_md, closing_one_md_keeps_the_context_of_another)
             << strerror(errno);
     EXPECT_EQ(in, out);
     EXPECT_EQ(UCS_OK, uct_mem_free(&mem2));
+}
+
+/* Issue 15 item 6: memory domains opened and closed by several threads at
+ * once.  Each MD must see the free events while it is open: an export it
+ * cached must be dropped before the driver sees the unmap (which it
+ * refuses while the dma-buf lives), also when another thread's MD closed
+ * the last other user of the subscription meanwhile. */
+static void md_open_close_loop(uct_component_h component, int iterations,
+                               std::atomic<int> *failures)
+{
+    for (int i = 0; i < iterations; ++i) {
+        uct_md_config_t *config;
+        uct_md_h md;
+        dev_buffer buf;
+        ucs_status_t status;
+
+        if (uct_md_config_read(component, NULL, NULL, &config) != UCS_OK) {
+            ++*failures;
+            return;
+        }
+        status = uct_md_open(component, "habana", config, &md);
+        uct_config_release(config);
+        if (status != UCS_OK) {
+            ++*failures;
+            return;
+        }
+
+        if (!dev_buffer_alloc(0, PAGE, &buf)) {
+            ++*failures;
+            uct_md_close(md);
+            return;
+        }
+        tracker_double_add(buf);
+        uct_md_mem_attr_t attr = mem_query(md, buf.va, PAGE, &status);
+        if ((status != UCS_OK) || (attr.dmabuf_fd < 0)) {
+            ++*failures;
+        } else {
+            close(attr.dmabuf_fd);
+        }
+        /* the FREE event reaches the MD first, then the unmap the driver */
+        if (dev_buffer_free(&buf) != 0) {
+            ++*failures;
+        }
+        uct_md_close(md);
+    }
+}
+
+TEST_F(habana_md, concurrent_open_close_keeps_free_events)
+{
+    std::atomic<int> failures(0);
+    std::vector<std::thread> threads;
+    dev_buffer warm;
+
+    if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
+        GTEST_SKIP() << "no device in this configuration";
+    }
+
+    /* the compute descriptor is opened once, before the threads */
+    ASSERT_TRUE(dev_buffer_alloc(0, PAGE, &warm)) << strerror(errno);
+    ASSERT_EQ(0, dev_buffer_free(&warm));
+    tracker_double_enable(true);
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back(md_open_close_loop, m_component, 400,
+                             &failures);
+    }
+    for (std::thread &thread : threads) {
+        thread.join();
+    }
+    EXPECT_EQ(0, failures.load());
 }

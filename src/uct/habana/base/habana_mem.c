@@ -27,8 +27,8 @@ typedef struct {
 } uct_habana_export_t;
 
 static struct {
-    pthread_mutex_t                  lock;
-    unsigned                         refcount;
+    pthread_mutex_t                  lock;     /* the export cache */
+    unsigned                         refcount; /* under init_lock */
     ucm_habana_mapping_find_func_t   find;
     ucm_habana_deferred_flush_func_t deferred_flush;
     ucm_habana_deferred_stats_func_t deferred_stats;
@@ -116,20 +116,18 @@ void uct_habana_mem_deferred_flush(void)
 }
 
 /*
- * The UCM calls run outside our lock: our free-event handler takes it from
- * inside UCM's dispatch, which holds UCM's event lock.
+ * Serializes init and cleanup, the subscription included: a second init
+ * returns only when the first one has subscribed, a cleanup unsubscribes
+ * before a later init subscribes again.  Lock order: init_lock, then UCM's
+ * event lock (inside ucm_set_event_handler), then uct_habana_mem.lock (our
+ * free-event handler, called from UCM's dispatch); so uct_habana_mem.lock
+ * is never held across a UCM call.
  */
-ucs_status_t uct_habana_mem_init(void)
+static pthread_mutex_t uct_habana_mem_init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void uct_habana_mem_subscribe(void)
 {
     ucs_status_t status;
-    int first;
-
-    pthread_mutex_lock(&uct_habana_mem.lock);
-    first = (uct_habana_mem.refcount++ == 0);
-    pthread_mutex_unlock(&uct_habana_mem.lock);
-    if (!first) {
-        return UCS_OK;
-    }
 
     /* Subscribing loads the UCM modules, libucm_habana among them */
     status = ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 1000,
@@ -148,22 +146,10 @@ ucs_status_t uct_habana_mem_init(void)
     ucs_debug("habana: device allocation tracking %s",
               (uct_habana_mem.find != NULL) ? "by libucm_habana" :
               "unavailable (libucm_habana not loaded)");
-    return UCS_OK;
 }
 
-void uct_habana_mem_cleanup(void)
+static void uct_habana_mem_drop_exports(void)
 {
-    int last;
-
-    pthread_mutex_lock(&uct_habana_mem.lock);
-    last = (--uct_habana_mem.refcount == 0);
-    pthread_mutex_unlock(&uct_habana_mem.lock);
-    if (!last) {
-        return;
-    }
-
-    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE,
-                            uct_habana_mem_free_event, NULL);
     pthread_mutex_lock(&uct_habana_mem.lock);
     while (uct_habana_mem.count > 0) {
         uct_habana_mem_remove_at(0);
@@ -172,6 +158,30 @@ void uct_habana_mem_cleanup(void)
     uct_habana_mem.exports  = NULL;
     uct_habana_mem.capacity = 0;
     pthread_mutex_unlock(&uct_habana_mem.lock);
+}
+
+ucs_status_t uct_habana_mem_init(void)
+{
+    pthread_mutex_lock(&uct_habana_mem_init_lock);
+    if (uct_habana_mem.refcount++ == 0) {
+        uct_habana_mem_subscribe();
+    }
+    pthread_mutex_unlock(&uct_habana_mem_init_lock);
+    return UCS_OK;
+}
+
+void uct_habana_mem_cleanup(void)
+{
+    pthread_mutex_lock(&uct_habana_mem_init_lock);
+    if (uct_habana_mem.refcount == 0) {
+        ucs_error("habana: device memory tracking cleaned up more often "
+                  "than initialized");
+    } else if (--uct_habana_mem.refcount == 0) {
+        ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE,
+                                uct_habana_mem_free_event, NULL);
+        uct_habana_mem_drop_exports();
+    }
+    pthread_mutex_unlock(&uct_habana_mem_init_lock);
 }
 
 static uct_habana_dev_t *
