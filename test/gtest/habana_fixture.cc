@@ -211,6 +211,7 @@ ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
             mapping->size   = buf.size;
             mapping->handle = buf.handle;
             mapping->fd     = buf.fd;
+            mapping->id     = 0;
             return 1;
         }
     }

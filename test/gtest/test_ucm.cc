@@ -178,3 +178,42 @@ TEST_F(habana_ucm, md_allocates_device_memory)
     /* the cached export must not block the free */
     EXPECT_EQ(UCS_OK, uct_mem_free(&mem));
 }
+
+/* Issue 15 item 3: the application closes its compute descriptor (its
+ * context and memory end) and opens the device again; the new context
+ * hands out the same VA.  The memory domain must not answer with the dma-buf
+ * it exported for the old context's mapping (silent corruption), nor keep
+ * that context alive with it (the driver refuses a new open while it
+ * lives). */
+TEST_F(habana_ucm, reopened_context_gets_no_stale_dmabuf)
+{
+    dev_buffer first, second;
+    ucs_status_t status;
+
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &first)) << strerror(errno);
+    uct_md_mem_attr_t a = query(first.va, PAGE, &status);
+    ASSERT_EQ(UCS_OK, status);
+    ASSERT_GE(a.dmabuf_fd, 0);
+    ino_t first_export = inode_of(a.dmabuf_fd);
+    close(a.dmabuf_fd);
+
+    void *va = first.va;
+    dev_compute_close(0); /* no unmap: the context goes, and its memory */
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &second, va))
+            << "reopening the device failed: " << strerror(errno);
+    uct_md_mem_attr_t b = query(second.va, PAGE, &status);
+    ASSERT_EQ(UCS_OK, status);
+    ASSERT_GE(b.dmabuf_fd, 0);
+    EXPECT_NE(first_export, inode_of(b.dmabuf_fd))
+            << "the old context's dma-buf was returned";
+    if (have_double()) {
+        auto info = (int (*)(int, uint64_t*, uint64_t*))dlsym(
+                RTLD_DEFAULT, "hl_double_dmabuf_info");
+        uint64_t exp_va, exp_size;
+        ASSERT_NE(nullptr, info);
+        ASSERT_EQ(0, info(b.dmabuf_fd, &exp_va, &exp_size));
+        EXPECT_EQ((uintptr_t)second.va, exp_va);
+    }
+    close(b.dmabuf_fd);
+    EXPECT_EQ(0, dev_buffer_free(&second)) << strerror(errno);
+}

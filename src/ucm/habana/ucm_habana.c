@@ -20,6 +20,13 @@
  * allocation behind it, are retried with a growing delay on later memory
  * ioctls, at once when an allocation runs out of memory, and when the
  * habana memory domain closes (ucm_habana_deferred_flush()).
+ *
+ * Closing a compute descriptor ends its context and the context's memory
+ * (once the last dma-buf of it is released): close is patched too, the
+ * descriptor's mappings are reported freed and forgotten.  A new context
+ * hands out the same VAs and handles, so each mapping has an id that is
+ * never reused, and entries of a context whose close was not seen are
+ * dropped when the same descriptor maps or allocates over them.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -47,6 +54,7 @@
 #define UCM_HABANA_VA_END        0x2000000000000000ull
 
 typedef int (*ucm_habana_ioctl_func_t)(int fd, unsigned long request, ...);
+typedef int (*ucm_habana_close_func_t)(int fd);
 
 /* An allocation: handle -> size, per compute descriptor */
 typedef struct {
@@ -83,6 +91,8 @@ typedef struct {
 static struct {
     pthread_mutex_t         lock;
     ucm_habana_ioctl_func_t orig_ioctl;
+    ucm_habana_close_func_t orig_close;
+    uint64_t                last_id;  /* of the newest mapping */
     ucm_habana_alloc_t      *allocs;
     unsigned                num_allocs, max_allocs;
     ucm_habana_entry_t      *maps;
@@ -168,10 +178,16 @@ static void ucm_habana_on_alloc(int fd, uint64_t handle, size_t size)
     ucm_habana_alloc_t *alloc;
 
     pthread_mutex_lock(&ucm_habana.lock);
-    if ((ucm_habana.num_allocs < ucm_habana.max_allocs) ||
-        (ucm_habana_grow((void**)&ucm_habana.allocs, &ucm_habana.max_allocs,
-                         sizeof(*alloc)) == 0)) {
-        alloc         = &ucm_habana.allocs[ucm_habana.num_allocs++];
+    alloc = ucm_habana_alloc_find(fd, handle);
+    if (alloc == NULL) {
+        alloc = ((ucm_habana.num_allocs < ucm_habana.max_allocs) ||
+                 (ucm_habana_grow((void**)&ucm_habana.allocs,
+                                  &ucm_habana.max_allocs,
+                                  sizeof(*alloc)) == 0)) ?
+                &ucm_habana.allocs[ucm_habana.num_allocs++] : NULL;
+    } /* else: the handle of a context closed behind our back */
+
+    if (alloc != NULL) {
         alloc->fd       = fd;
         alloc->handle   = handle;
         alloc->size     = size;
@@ -192,8 +208,31 @@ static void ucm_habana_on_free(int fd, uint64_t handle)
     pthread_mutex_unlock(&ucm_habana.lock);
 }
 
+/* Lock held.  A context never maps overlapping ranges: entries of @fd that
+ * overlap [va, va + size) belong to a context closed behind our back.
+ * Drops them and widens [*start, *end) to cover them. */
+static void ucm_habana_drop_stale(int fd, uint64_t va, size_t size,
+                                  uint64_t *start, uint64_t *end)
+{
+    ucm_habana_mapping_t *m;
+    unsigned i;
+
+    for (i = 0; i < ucm_habana.num_maps;) {
+        m = &ucm_habana.maps[i].mapping;
+        if ((m->fd == fd) && (m->va < va + size) && (va < m->va + m->size)) {
+            *start             = (m->va < *start) ? m->va : *start;
+            *end               = (m->va + m->size > *end) ?
+                                 (m->va + m->size) : *end;
+            ucm_habana.maps[i] = ucm_habana.maps[--ucm_habana.num_maps];
+        } else {
+            ++i;
+        }
+    }
+}
+
 static void ucm_habana_on_map(int fd, uint64_t handle, uint64_t va)
 {
+    uint64_t stale_start = va, stale_end = va;
     ucm_habana_alloc_t *alloc;
     ucm_habana_entry_t *entry;
     size_t size = 0;
@@ -204,6 +243,9 @@ static void ucm_habana_on_map(int fd, uint64_t handle, uint64_t va)
 
     pthread_mutex_lock(&ucm_habana.lock);
     alloc = ucm_habana_alloc_find(fd, handle);
+    if (alloc != NULL) {
+        ucm_habana_drop_stale(fd, va, alloc->size, &stale_start, &stale_end);
+    }
     if ((alloc != NULL) &&
         ((ucm_habana.num_maps < ucm_habana.max_maps) ||
          (ucm_habana_grow((void**)&ucm_habana.maps, &ucm_habana.max_maps,
@@ -214,11 +256,16 @@ static void ucm_habana_on_map(int fd, uint64_t handle, uint64_t va)
         entry->mapping.size   = size;
         entry->mapping.handle = handle;
         entry->mapping.fd     = fd;
+        entry->mapping.id     = ++ucm_habana.last_id;
         entry->rdev           = ucm_habana_fd_rdev(fd);
         entry->exported       = 0;
     }
     pthread_mutex_unlock(&ucm_habana.lock);
 
+    if (stale_end > stale_start) {
+        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_FREE, stale_start,
+                            stale_end - stale_start);
+    }
     if (size != 0) {
         ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_ALLOC, va, size);
     }
@@ -577,6 +624,79 @@ static int ucm_habana_ioctl(int fd, unsigned long request, ...)
     return ucm_habana_memory_ioctl(fd, request, args);
 }
 
+static int ucm_habana_tracking(void)
+{
+    return (__atomic_load_n(&ucm_habana.num_maps, __ATOMIC_RELAXED) > 0) ||
+           (__atomic_load_n(&ucm_habana.num_allocs, __ATOMIC_RELAXED) > 0) ||
+           (__atomic_load_n(&ucm_habana.num_deferred, __ATOMIC_RELAXED) > 0);
+}
+
+/* Lock held.  Forget every allocation, mapping and deferred unmap made on
+ * @fd; the mappings are returned in *gone_p (malloc'ed) to report them. */
+static unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p)
+{
+    ucm_habana_mapping_t *gone;
+    unsigned i, count = 0;
+
+    gone = malloc((ucm_habana.num_maps + 1) * sizeof(*gone));
+    for (i = 0; i < ucm_habana.num_maps;) {
+        if (ucm_habana.maps[i].mapping.fd != fd) {
+            ++i;
+            continue;
+        }
+        if (gone != NULL) {
+            gone[count++] = ucm_habana.maps[i].mapping;
+        }
+        ucm_habana.maps[i] = ucm_habana.maps[--ucm_habana.num_maps];
+    }
+
+    for (i = 0; i < ucm_habana.num_allocs;) {
+        if (ucm_habana.allocs[i].fd == fd) {
+            ucm_habana.allocs[i] = ucm_habana.allocs[--ucm_habana.num_allocs];
+        } else {
+            ++i;
+        }
+    }
+
+    /* the context goes with its last dma-buf; never retry on a new one
+     * that gets the same descriptor number */
+    for (i = 0; i < ucm_habana.num_deferred;) {
+        if (ucm_habana.deferred[i].fd == fd) {
+            ucm_habana.deferred[i] =
+                    ucm_habana.deferred[--ucm_habana.num_deferred];
+        } else {
+            ++i;
+        }
+    }
+
+    *gone_p = gone;
+    return count;
+}
+
+/* Closing a compute descriptor ends its context: report its mappings freed
+ * first, so UCX drops what refers to them (our cached dma-bufs among
+ * them, which would keep the context alive) */
+static int ucm_habana_close(int fd)
+{
+    ucm_habana_mapping_t *gone;
+    unsigned i, count;
+
+    if (!ucm_habana_tracking()) {
+        return ucm_habana.orig_close(fd);
+    }
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    count = ucm_habana_forget_fd(fd, &gone);
+    pthread_mutex_unlock(&ucm_habana.lock);
+
+    for (i = 0; i < count; ++i) {
+        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_FREE, gone[i].va,
+                            gone[i].size);
+    }
+    free(gone);
+    return ucm_habana.orig_close(fd);
+}
+
 int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
 {
     uint64_t p = (uintptr_t)addr;
@@ -604,6 +724,28 @@ static ucm_reloc_patch_t ucm_habana_patch = {
     .value  = (void*)ucm_habana_ioctl
 };
 
+static ucm_reloc_patch_t ucm_habana_close_patch = {
+    .symbol = "close",
+    .value  = (void*)ucm_habana_close
+};
+
+/* Without the close hook, stale entries are still dropped when the
+ * descriptor number maps again (ucm_habana_drop_stale) */
+static void ucm_habana_install_close(void)
+{
+    ucs_status_t status;
+
+    ucm_habana.orig_close = (ucm_habana_close_func_t)dlsym(RTLD_DEFAULT,
+                                                           "close");
+    status = (ucm_habana.orig_close != NULL) ?
+             ucm_reloc_modify(&ucm_habana_close_patch) :
+             UCS_ERR_UNSUPPORTED;
+    if (status != UCS_OK) {
+        fprintf(stderr, "ucm_habana: cannot hook close: %s\n",
+                ucs_status_string(status));
+    }
+}
+
 static ucs_status_t ucm_habana_install(int events)
 {
     static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -623,7 +765,9 @@ static ucs_status_t ucm_habana_install(int events)
         status = (ucm_habana.orig_ioctl != NULL) ?
                  ucm_reloc_modify(&ucm_habana_patch) : UCS_ERR_UNSUPPORTED;
         installed = (status == UCS_OK);
-        if (!installed) {
+        if (installed) {
+            ucm_habana_install_close();
+        } else {
             fprintf(stderr, "ucm_habana: cannot hook ioctl: %s\n",
                     ucs_status_string(status));
         }

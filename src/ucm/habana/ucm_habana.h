@@ -25,6 +25,9 @@ typedef struct ucm_habana_mapping {
     size_t   size;      /* length of the mapping */
     uint64_t handle;    /* handle of the allocation behind it */
     int      fd;        /* compute fd the mapping was made on */
+    uint64_t id;        /* unique per mapping in the process, never reused
+                           (a new context hands out the same VAs and
+                           handles); 0: unknown */
 } ucm_habana_mapping_t;
 
 /*

@@ -18,9 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A dma-buf exported for one whole mapping, kept until it is unmapped */
+/*
+ * A dma-buf exported for one whole mapping, kept until it is unmapped (or
+ * its context closed).  The device and VA do not name a mapping: a new
+ * context of the device hands out the same VAs, so the tracker's mapping
+ * id is part of the key.
+ */
 typedef struct {
     dev_t    rdev;
+    uint64_t id;
     uint64_t va;
     size_t   size;
     int      dmabuf_fd;
@@ -216,6 +222,7 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
         info->mapping.va      = tracked.va;
         info->mapping.handle  = tracked.handle;
         info->tracked         = 1;
+        info->id              = tracked.id;
         if (info->dev == NULL) {
             ucs_error("habana: %p is mapped on fd %d, which is no known "
                       "habana device", addr, tracked.fd);
@@ -234,26 +241,40 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
     info->mapping.size   = length;
     info->mapping.handle = UCT_HABANA_HANDLE_UNKNOWN;
     info->tracked        = 0;
+    info->id             = 0;
     return UCS_OK;
 }
 
+/* Lock held.  An export of the same device and VA but of another mapping
+ * is stale (its free or close went unseen): dropped. */
 static uct_habana_export_t *
-uct_habana_mem_find_export(dev_t rdev, uint64_t va)
+uct_habana_mem_find_export(const uct_habana_mem_info_t *info)
 {
+    uct_habana_export_t *exp;
     unsigned i;
 
     for (i = 0; i < uct_habana_mem.count; ++i) {
-        if ((uct_habana_mem.exports[i].rdev == rdev) &&
-            (uct_habana_mem.exports[i].va == va)) {
-            return &uct_habana_mem.exports[i];
+        exp = &uct_habana_mem.exports[i];
+        if ((exp->rdev != info->dev->rdev) ||
+            (exp->va != info->mapping.va)) {
+            continue;
         }
+
+        if ((exp->id == info->id) && (exp->size == info->mapping.size)) {
+            return exp;
+        }
+
+        ucs_debug("habana: dropping stale dma-buf fd %d of va 0x%" PRIx64
+                  " (mapping %" PRIu64 ", now %" PRIu64 ")", exp->dmabuf_fd,
+                  exp->va, exp->id, info->id);
+        uct_habana_mem_remove_at(i);
+        return NULL;
     }
 
     return NULL;
 }
 
-static ucs_status_t uct_habana_mem_add_export(dev_t rdev,
-                                              const uct_habana_mapping_t *m,
+static ucs_status_t uct_habana_mem_add_export(const uct_habana_mem_info_t *info,
                                               int dmabuf_fd)
 {
     uct_habana_export_t *exports;
@@ -274,9 +295,10 @@ static ucs_status_t uct_habana_mem_add_export(dev_t rdev,
     }
 
     exports = &uct_habana_mem.exports[uct_habana_mem.count++];
-    exports->rdev      = rdev;
-    exports->va        = m->va;
-    exports->size      = m->size;
+    exports->rdev      = info->dev->rdev;
+    exports->id        = info->id;
+    exports->va        = info->mapping.va;
+    exports->size      = info->mapping.size;
     exports->dmabuf_fd = dmabuf_fd;
     return UCS_OK;
 }
@@ -328,7 +350,7 @@ ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
     }
 
     pthread_mutex_lock(&uct_habana_mem.lock);
-    exp = uct_habana_mem_find_export(info->dev->rdev, info->mapping.va);
+    exp = uct_habana_mem_find_export(info);
     if (exp == NULL) {
         status = uct_habana_mem_do_export(info, info->mapping.size, level,
                                           &fd);
@@ -336,8 +358,7 @@ ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
             goto out;
         }
 
-        status = uct_habana_mem_add_export(info->dev->rdev, &info->mapping,
-                                           fd);
+        status = uct_habana_mem_add_export(info, fd);
         if (status != UCS_OK) {
             close(fd);
             goto out;

@@ -15,6 +15,7 @@ typedef struct uct_habana_mem_info {
     uct_habana_dev_t     *dev;
     uct_habana_mapping_t mapping;  /* va/size: the whole mapping if known */
     int                  tracked;  /* reported by libucm_habana */
+    uint64_t             id;       /* of the tracked mapping, 0: unknown */
 } uct_habana_mem_info_t;
 
 ucs_status_t uct_habana_mem_init(void);
