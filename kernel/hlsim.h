@@ -46,6 +46,9 @@ struct hlsim_device;
  * @page_size: allocation page size (alignment of size and device VA)
  * @map_count: live mappings; protected by the owning context's lock
  * @nr_exports: live dma-bufs exported from this allocation
+ *
+ * The pages of an allocation are only freed when the last reference drops,
+ * so a DMA copy that holds a reference can run without the context lock.
  */
 struct hlsim_alloc {
 	struct kref ref;
@@ -81,6 +84,8 @@ struct hlsim_map {
  * @handles: allocation handle -> struct hlsim_alloc
  * @vas: device VA range -> struct hlsim_map
  * @dram_mem: bytes allocated through this context and not yet freed
+ * @nr_allocs: live handles in @handles
+ * @nr_maps: live mappings in @vas
  */
 struct hlsim_ctx {
 	struct hlsim_device *hdev;
@@ -88,6 +93,8 @@ struct hlsim_ctx {
 	struct xarray handles;
 	struct maple_tree vas;
 	u64 dram_mem;
+	unsigned int nr_allocs;
+	unsigned int nr_maps;
 };
 
 /**
@@ -127,6 +134,7 @@ struct hlsim_device {
 };
 
 /* hlsim_mem.c: the core shared by every front end */
+int hlsim_mem_check_params(void);
 struct hlsim_ctx *hlsim_ctx_create(struct hlsim_device *hdev);
 void hlsim_ctx_destroy(struct hlsim_ctx *ctx);
 int hlsim_info(struct hlsim_device *hdev, struct hlsim_ctx *ctx,

@@ -4,6 +4,7 @@
  */
 
 #include <linux/device/faux.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sizes.h>
 
@@ -28,7 +29,7 @@ MODULE_PARM_DESC(hbm_mb, "Device memory per device in MiB (default 256)");
 static bool legacy;
 module_param(legacy, bool, 0444);
 MODULE_PARM_DESC(legacy,
-		 "Also offer the pre-6.3 misc nodes /dev/hlN and /dev/hl_controlDN");
+		 "Be a pre-6.3 kernel: misc nodes /dev/hlN and /dev/hl_controlDN instead of the accel nodes");
 
 static struct hlsim_device *hlsim_devs[HLSIM_MAX_DEVICES];
 
@@ -179,6 +180,21 @@ static int hlsim_device_add(unsigned int id)
 	mutex_init(&hdev->open_lock);
 	hlsim_devs[id] = hdev;
 
+	/*
+	 * One generation of nodes per device, as on a real kernel: the misc
+	 * nodes before 6.3, the accel nodes since.  Offering both would list
+	 * every device twice to anything that looks for either.  The DRM
+	 * device still exists unregistered: allocations hold it.
+	 */
+	if (legacy) {
+		ret = hlsim_legacy_add(hdev);
+		if (ret)
+			return ret;
+		dev_info(&fdev->dev, "hlsim%u: hl%u (legacy nodes), %u MiB device memory\n",
+			 id, id, hbm_mb);
+		return 0;
+	}
+
 	ret = drm_dev_register(&hdev->drm, 0);
 	if (ret)
 		return ret;
@@ -188,14 +204,8 @@ static int hlsim_device_add(unsigned int id)
 	if (ret)
 		return ret;
 
-	if (legacy) {
-		ret = hlsim_legacy_add(hdev);
-		if (ret)
-			return ret;
-	}
-
-	drm_info(&hdev->drm, "hlsim%u: accel%d, %u MiB device memory%s\n", id,
-		 hdev->drm.accel->index, hbm_mb, legacy ? ", legacy nodes" : "");
+	drm_info(&hdev->drm, "hlsim%u: accel%d, %u MiB device memory\n", id,
+		 hdev->drm.accel->index, hbm_mb);
 	return 0;
 }
 
@@ -219,6 +229,7 @@ static void hlsim_device_del(unsigned int id)
 static int __init hlsim_init(void)
 {
 	unsigned int i;
+	u64 ram_mb;
 	int ret;
 
 	if (!num_devices || num_devices > HLSIM_MAX_DEVICES) {
@@ -229,6 +240,16 @@ static int __init hlsim_init(void)
 		pr_err("hlsim: hbm_mb must be 1..%u\n", SZ_64K);
 		return -EINVAL;
 	}
+	/* device memory is host pages: all devices full must fit in RAM */
+	ram_mb = (totalram_pages() << PAGE_SHIFT) / SZ_1M;
+	if ((u64)hbm_mb * num_devices > ram_mb) {
+		pr_err("hlsim: hbm_mb=%u x num_devices=%u exceeds the %llu MiB of RAM\n",
+		       hbm_mb, num_devices, ram_mb);
+		return -EINVAL;
+	}
+	ret = hlsim_mem_check_params();
+	if (ret)
+		return ret;
 
 	ret = hlsim_ctrl_init();
 	if (ret)

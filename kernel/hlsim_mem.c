@@ -35,6 +35,47 @@
 
 MODULE_IMPORT_NS("DMA_BUF");
 
+/*
+ * Everything a context creates on behalf of user space is charged to the
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT); device pages also fail
+ * rather than invoke the OOM killer, like any large user allocation.
+ */
+#define HLSIM_GFP_PAGES	(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | \
+			 __GFP_ACCOUNT | __GFP_RETRY_MAYFAIL)
+
+/*
+ * Bounds on what one context may hold.  Reaching one answers -ENOMEM, as
+ * the habanalabs driver does when it runs out of device VA blocks.
+ */
+#define HLSIM_MAX_LIMIT	BIT(24)
+
+static unsigned int max_allocs_per_ctx = 65536;
+module_param(max_allocs_per_ctx, uint, 0444);
+MODULE_PARM_DESC(max_allocs_per_ctx,
+		 "Live allocations per context (1-16777216, default 65536)");
+
+static unsigned int max_maps_per_ctx = 65536;
+module_param(max_maps_per_ctx, uint, 0444);
+MODULE_PARM_DESC(max_maps_per_ctx,
+		 "Live mappings per context (1-16777216, default 65536)");
+
+static unsigned int max_maps_per_alloc = 4096;
+module_param(max_maps_per_alloc, uint, 0444);
+MODULE_PARM_DESC(max_maps_per_alloc,
+		 "Live mappings of one allocation (1-16777216, default 4096)");
+
+int hlsim_mem_check_params(void)
+{
+	if (!max_allocs_per_ctx || max_allocs_per_ctx > HLSIM_MAX_LIMIT ||
+	    !max_maps_per_ctx || max_maps_per_ctx > HLSIM_MAX_LIMIT ||
+	    !max_maps_per_alloc || max_maps_per_alloc > HLSIM_MAX_LIMIT) {
+		pr_err("hlsim: max_allocs_per_ctx, max_maps_per_ctx and max_maps_per_alloc must be 1..%u\n",
+		       HLSIM_MAX_LIMIT);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Allocation page sizes accepted by HL_MEM_OP_ALLOC, as a bitmask of orders */
 #define HLSIM_PAGE_ORDER_MASK \
 	GENMASK_ULL(ilog2(HLSIM_MAX_ALLOC_PAGE_SIZE), PAGE_SHIFT)
@@ -103,19 +144,18 @@ static struct hlsim_alloc *hlsim_alloc_create(struct hlsim_device *hdev,
 	if (!hlsim_dram_charge(hdev, size))
 		return ERR_PTR(-ENOMEM);
 
-	alloc = kzalloc_obj(*alloc, GFP_KERNEL);
+	alloc = kzalloc_obj(*alloc, GFP_KERNEL_ACCOUNT);
 	if (!alloc)
 		goto err_uncharge;
 
 	alloc->npages = size >> PAGE_SHIFT;
 	alloc->pages = kvcalloc(alloc->npages, sizeof(*alloc->pages),
-				GFP_KERNEL);
+				GFP_KERNEL_ACCOUNT);
 	if (!alloc->pages)
 		goto err_free;
 
 	for (i = 0; i < alloc->npages; i++) {
-		alloc->pages[i] = alloc_page(GFP_HIGHUSER | __GFP_ZERO |
-					     __GFP_NOWARN);
+		alloc->pages[i] = alloc_page(HLSIM_GFP_PAGES);
 		if (!alloc->pages[i])
 			goto err_pages;
 		if (!(i % 256)) {
@@ -169,6 +209,7 @@ static void hlsim_map_remove(struct hlsim_ctx *ctx, struct hlsim_map *map)
 {
 	mtree_erase(&ctx->vas, map->va);
 	map->alloc->map_count--;
+	ctx->nr_maps--;
 	hlsim_map_put(map);
 }
 
@@ -196,13 +237,14 @@ struct hlsim_ctx *hlsim_ctx_create(struct hlsim_device *hdev)
 {
 	struct hlsim_ctx *ctx;
 
-	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return NULL;
 	ctx->hdev = hdev;
 	mutex_init(&ctx->lock);
-	xa_init_flags(&ctx->handles, XA_FLAGS_ALLOC1);
-	mt_init(&ctx->vas);
+	xa_init_flags(&ctx->handles, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	/* free ranges are looked up with mas_empty_area(): track gaps */
+	mt_init_flags(&ctx->vas, MT_FLAGS_ALLOC_RANGE);
 	return ctx;
 }
 
@@ -227,10 +269,11 @@ void hlsim_ctx_destroy(struct hlsim_ctx *ctx)
 	xa_for_each(&ctx->handles, index, alloc) {
 		xa_erase(&ctx->handles, index);
 		ctx->dram_mem -= alloc->size;
+		ctx->nr_allocs--;
 		hlsim_alloc_put(alloc);
 	}
 	xa_destroy(&ctx->handles);
-	WARN_ON(ctx->dram_mem);
+	WARN_ON(ctx->dram_mem || ctx->nr_allocs || ctx->nr_maps);
 
 	mutex_unlock(&ctx->lock);
 	mutex_destroy(&ctx->lock);
@@ -489,7 +532,7 @@ static int hlsim_export(struct hlsim_alloc *alloc, struct hlsim_map *map,
 	if (flags & ~(O_CLOEXEC | O_ACCMODE))
 		return -EINVAL;
 
-	exp = kzalloc_obj(*exp, GFP_KERNEL);
+	exp = kzalloc_obj(*exp, GFP_KERNEL_ACCOUNT);
 	if (!exp)
 		return -ENOMEM;
 	exp->alloc = alloc;
@@ -547,6 +590,8 @@ static int hlsim_mem_alloc(struct hlsim_ctx *ctx, union hl_mem_args *args)
 		return -EINVAL;
 	if (size > hdev->dram_size)
 		return -ENOMEM;
+	if (ctx->nr_allocs >= max_allocs_per_ctx)
+		return -ENOMEM;
 	size = round_up(size, page_size);
 
 	alloc = hlsim_alloc_create(hdev, size, page_size);
@@ -554,12 +599,13 @@ static int hlsim_mem_alloc(struct hlsim_ctx *ctx, union hl_mem_args *args)
 		return PTR_ERR(alloc);
 
 	ret = xa_alloc(&ctx->handles, &handle, alloc, xa_limit_31b,
-		       GFP_KERNEL);
+		       GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		hlsim_alloc_put(alloc);
-		return ret;
+		return ret == -EBUSY ? -ENOMEM : ret;
 	}
 	ctx->dram_mem += size;
+	ctx->nr_allocs++;
 
 	memset(args, 0, sizeof(*args));
 	args->out.handle = handle;
@@ -588,6 +634,7 @@ static int hlsim_mem_free(struct hlsim_ctx *ctx, union hl_mem_args *args)
 
 	xa_erase(&ctx->handles, handle);
 	ctx->dram_mem -= alloc->size;
+	ctx->nr_allocs--;
 	hlsim_alloc_put(alloc);
 	return 0;
 }
@@ -629,8 +676,11 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	alloc = xa_load(&ctx->handles, handle);
 	if (!alloc)
 		return -EINVAL;
+	if (ctx->nr_maps >= max_maps_per_ctx ||
+	    alloc->map_count >= max_maps_per_alloc)
+		return -ENOMEM;
 
-	map = kzalloc_obj(*map, GFP_KERNEL);
+	map = kzalloc_obj(*map, GFP_KERNEL_ACCOUNT);
 	if (!map)
 		return -ENOMEM;
 
@@ -640,7 +690,7 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	    alloc->size - 1 <= HLSIM_DRAM_VA_LAST - hint) {
 		ret = mtree_insert_range(&ctx->vas, hint,
 					 hint + alloc->size - 1, map,
-					 GFP_KERNEL);
+					 GFP_KERNEL_ACCOUNT);
 		if (!ret)
 			va = hint;
 	}
@@ -655,7 +705,7 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 		if (ret)
 			goto err_free;
 		ret = mtree_insert_range(&ctx->vas, va, va + alloc->size - 1,
-					 map, GFP_KERNEL);
+					 map, GFP_KERNEL_ACCOUNT);
 		if (ret)
 			goto err_free;
 	}
@@ -667,6 +717,7 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	atomic_set(&map->nr_exports, 0);
 	kref_get(&alloc->ref);
 	alloc->map_count++;
+	ctx->nr_maps++;
 
 	memset(args, 0, sizeof(*args));
 	args->out.device_virt_addr = va;
@@ -876,9 +927,29 @@ static bool hlsim_overlap(struct hlsim_map *a, u64 aaddr,
 	return aoff < boff + size && boff < aoff + size;
 }
 
+/*
+ * Mapping containing [addr, addr + size) with a reference taken, or NULL;
+ * the caller holds ctx->lock.  The reference keeps the mapping, its
+ * allocation and the pages alive after an UNMAP or FREE by another thread.
+ */
+static struct hlsim_map *hlsim_map_get(struct hlsim_ctx *ctx, u64 addr,
+				       u64 size)
+{
+	struct hlsim_map *map = hlsim_map_find(ctx, addr, size);
+
+	if (map)
+		kref_get(&map->ref);
+	return map;
+}
+
+/*
+ * The context lock is only held to look the mappings up: the copy itself
+ * may take long and fault on user pages, and must not stall the other
+ * memory operations of the context.
+ */
 int hlsim_dma_copy(struct hlsim_ctx *ctx, struct hlsim_dma_copy *args)
 {
-	struct hlsim_map *dmap, *smap;
+	struct hlsim_map *dmap = NULL, *smap = NULL;
 	u64 size = args->size;
 	int ret = -EINVAL;
 
@@ -888,28 +959,51 @@ int hlsim_dma_copy(struct hlsim_ctx *ctx, struct hlsim_dma_copy *args)
 	mutex_lock(&ctx->lock);
 	switch (args->dir) {
 	case HLSIM_COPY_HOST_TO_DEVICE:
+		dmap = hlsim_map_get(ctx, args->dst, size);
+		break;
+	case HLSIM_COPY_DEVICE_TO_HOST:
+		smap = hlsim_map_get(ctx, args->src, size);
+		break;
+	case HLSIM_COPY_DEVICE_TO_DEVICE:
 		dmap = hlsim_map_find(ctx, args->dst, size);
+		smap = hlsim_map_find(ctx, args->src, size);
+		if (!dmap || !smap ||
+		    hlsim_overlap(dmap, args->dst, smap, args->src, size)) {
+			dmap = NULL;
+			smap = NULL;
+			break;
+		}
+		kref_get(&dmap->ref);
+		kref_get(&smap->ref);
+		break;
+	default:
+		break;
+	}
+	mutex_unlock(&ctx->lock);
+
+	switch (args->dir) {
+	case HLSIM_COPY_HOST_TO_DEVICE:
 		if (dmap)
 			ret = hlsim_copy_host(dmap, args->dst, args->src, size,
 					      true);
 		break;
 	case HLSIM_COPY_DEVICE_TO_HOST:
-		smap = hlsim_map_find(ctx, args->src, size);
 		if (smap)
 			ret = hlsim_copy_host(smap, args->src, args->dst, size,
 					      false);
 		break;
 	case HLSIM_COPY_DEVICE_TO_DEVICE:
-		dmap = hlsim_map_find(ctx, args->dst, size);
-		smap = hlsim_map_find(ctx, args->src, size);
-		if (dmap && smap &&
-		    !hlsim_overlap(dmap, args->dst, smap, args->src, size))
+		if (dmap && smap)
 			ret = hlsim_copy_d2d(dmap, args->dst, smap, args->src,
 					     size);
 		break;
 	default:
 		break;
 	}
-	mutex_unlock(&ctx->lock);
+
+	if (dmap)
+		hlsim_map_put(dmap);
+	if (smap)
+		hlsim_map_put(smap);
 	return ret;
 }

@@ -9,13 +9,17 @@
  * generation instead (hlsim.ko loaded with legacy=1); --mmap the tests of
  * the test-only dma-buf mmap (hlsim.ko with test_dmabuf_mmap=1).
  */
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include <linux/io_uring.h>
+#include <linux/userfaultfd.h>
 
 #include "hlsim_tap.h"
 
@@ -581,6 +585,388 @@ static void test_bad_ops(int accel)
 	close(fd);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * N live mappings of N one-page allocations in one context.  With @hints,
+ * every mapping asks for a hint; every other hint is the VA of the
+ * previous mapping (taken), so half the mappings fall back to a free range.
+ */
+#define MANY	10000
+static void test_many_maps(int accel, int hints)
+{
+	u64 *h = calloc(MANY, sizeof(*h)), *va = calloc(MANY, sizeof(*va));
+	u64 *sorted = calloc(MANY, sizeof(*sorted));
+	u64 free_mem, ctx_mem, hint, base = VA_BASE + (1ULL << 40);
+	int fd = hlsim_open_compute(accel), i, n, err = 0, honoured = 0;
+	int distinct = 1, unmapped = 0, freed = 0;
+
+	for (n = 0; n < MANY; n++) {
+		err = hl_alloc(fd, PAGE, 0, 0, &h[n]);
+		if (err)
+			break;
+		hint = 0;
+		if (hints)
+			hint = (n & 1) ? va[n - 1] : base + (u64)n * 2 * PAGE;
+		err = hl_map(fd, h[n], hint, 0, &va[n]);
+		if (err) {
+			hl_free(fd, h[n]);
+			break;
+		}
+		if (hints && !(n & 1) && va[n] == hint)
+			honoured++;
+	}
+	printf("live mappings: %d%s\n", n, hints ? " (with hints)" : "");
+	tap_ok(n == MANY, "%d live mappings of one-page allocations%s (error %d at %d)",
+	       n, hints ? ", hinted" : "", err, n);
+	if (hints)
+		tap_ok(honoured == (n + 1) / 2, "free hints honoured (%d of %d)",
+		       honoured, (n + 1) / 2);
+	tap_ok(!hl_dram_usage(fd, &free_mem, &ctx_mem) &&
+	       ctx_mem == (u64)n * PAGE, "DRAM_USAGE: %d pages in the context", n);
+	memcpy(sorted, va, n * sizeof(*va));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	for (i = 0; i < n; i++)
+		if (sorted[i] < VA_BASE || sorted[i] % PAGE ||
+		    (i && sorted[i] < sorted[i - 1] + PAGE))
+			distinct = 0;
+	tap_ok(distinct, "all %d VAs are distinct, aligned, in range and disjoint", n);
+	for (i = 0; i < n; i++) {
+		unmapped += !hl_unmap(fd, va[i]);
+		freed += !hl_free(fd, h[i]);
+	}
+	tap_ok(unmapped == n && freed == n, "UNMAP and FREE of all (%d, %d)",
+	       unmapped, freed);
+	tap_ok(!hl_dram_usage(fd, &free_mem, &ctx_mem) &&
+	       free_mem == dram_size && !ctx_mem, "DRAM_USAGE back to full");
+	close(fd);
+	free(h);
+	free(va);
+	free(sorted);
+}
+
+/*
+ * A DMA copy stalled on a user page fault (userfaultfd) must not stall the
+ * other memory operations of the context, and unmapping and freeing the
+ * memory it copies into must be safe: the copy holds it until it ends.
+ */
+struct stall {
+	int fd, uffd;
+	u64 dst, size;
+	void *src;
+	int faulted, release, ret, done;
+	double hold;
+};
+
+static void *stall_copy(void *arg)
+{
+	struct stall *s = arg;
+
+	s->ret = hl_copy(s->fd, s->dst, (uintptr_t)s->src, s->size,
+			 HLSIM_COPY_HOST_TO_DEVICE);
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* resolve faults only when told to (or after s->hold seconds) */
+static void *stall_handler(void *arg)
+{
+	struct stall *s = arg;
+	struct uffd_msg msg;
+	struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
+	double start;
+
+	while (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE)) {
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		__atomic_store_n(&s->faulted, 1, __ATOMIC_RELEASE);
+		start = now_s();
+		while (!__atomic_load_n(&s->release, __ATOMIC_ACQUIRE) &&
+		       now_s() - start < s->hold)
+			usleep(1000);
+		{
+			struct uffdio_zeropage zp = {
+				.range = { .start = (uintptr_t)s->src,
+					   .len = s->size },
+			};
+
+			ioctl(s->uffd, UFFDIO_ZEROPAGE, &zp);
+		}
+	}
+	return NULL;
+}
+
+static void test_copy_unlocked(int accel)
+{
+	struct stall s = { .hold = 3.0 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	u64 hb = 0, vb = 0, ho = 0, vo = 0, h2 = 0, v2 = 0, free_mem;
+	double t0, t_other, t_same;
+	pthread_t tc, th;
+	int ctl, r1, r2, r3, r4, r5;
+
+	s.size = 16 * MB;
+	s.fd = hlsim_open_compute(accel);
+	ctl = hlsim_open_control(accel);
+	s.uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (s.uffd < 0 || ioctl(s.uffd, UFFDIO_API, &api)) {
+		tap_ok(1, "copy without the context lock # SKIP no userfaultfd (%d)",
+		       errno);
+		goto out;
+	}
+	s.src = mmap(NULL, s.size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)s.src;
+	reg.range.len = s.size;
+	if (s.src == MAP_FAILED || ioctl(s.uffd, UFFDIO_REGISTER, &reg)) {
+		tap_ok(1, "copy without the context lock # SKIP uffd register (%d)",
+		       errno);
+		goto out;
+	}
+	hl_alloc(s.fd, s.size, 0, 0, &hb);
+	hl_map(s.fd, hb, 0, 0, &vb);
+	hl_alloc(s.fd, MB, 0, 0, &ho);
+	hl_map(s.fd, ho, 0, 0, &vo);
+	s.dst = vb;
+	pthread_create(&th, NULL, stall_handler, &s);
+	pthread_create(&tc, NULL, stall_copy, &s);
+	while (!__atomic_load_n(&s.faulted, __ATOMIC_ACQUIRE))
+		usleep(1000);
+
+	/* the copy is stalled in copy_from_user now */
+	t0 = now_s();
+	r1 = hl_unmap(s.fd, vo);
+	r2 = hl_free(s.fd, ho);
+	r3 = hl_alloc(s.fd, MB, 0, 0, &h2);
+	r4 = hl_map(s.fd, h2, 0, 0, &v2);
+	t_other = now_s() - t0;
+	tap_ok(!r1 && !r2 && !r3 && !r4 && t_other < 1.0 &&
+	       !__atomic_load_n(&s.done, __ATOMIC_ACQUIRE),
+	       "UNMAP/FREE/ALLOC/MAP during a stalled copy: %.3f s (errors %d %d %d %d)",
+	       t_other, r1, r2, r3, r4);
+	t0 = now_s();
+	r1 = hl_unmap(s.fd, vb);
+	r2 = hl_free(s.fd, hb);
+	t_same = now_s() - t0;
+	tap_ok(!r1 && !r2 && t_same < 1.0 &&
+	       !__atomic_load_n(&s.done, __ATOMIC_ACQUIRE),
+	       "UNMAP and FREE of the mapping being copied: %.3f s (errors %d %d)",
+	       t_same, r1, r2);
+	r5 = hl_dram_usage(ctl, &free_mem, NULL);
+	tap_ok(!r5 && free_mem == dram_size - s.size - MB,
+	       "the copied memory stays allocated until the copy ends");
+	__atomic_store_n(&s.release, 1, __ATOMIC_RELEASE);
+	pthread_join(tc, NULL);
+	pthread_join(th, NULL);
+	tap_ok(!s.ret, "the stalled copy completes (%d)", s.ret);
+	tap_ok(!hl_dram_usage(ctl, &free_mem, NULL) &&
+	       free_mem == dram_size - MB,
+	       "its memory is given back when it ends");
+	hl_unmap(s.fd, v2);
+	hl_free(s.fd, h2);
+	tap_ok(hl_copy(s.fd, vb, (uintptr_t)s.src, PAGE,
+		       HLSIM_COPY_HOST_TO_DEVICE) == -EINVAL,
+	       "copy to the unmapped VA -> EINVAL");
+out:
+	if (s.src && s.src != MAP_FAILED)
+		munmap(s.src, s.size);
+	if (s.uffd >= 0)
+		close(s.uffd);
+	close(ctl);
+	close(s.fd);
+}
+
+/*
+ * Allocations are charged to the caller's memory cgroup: a process in a
+ * cgroup limited to 16 MiB cannot allocate 64 MiB of device memory.
+ */
+static void test_memcg(int accel)
+{
+	const char *cg = "/sys/fs/cgroup/hlsim_test";
+	char path[128];
+	int status, fd;
+	pid_t pid;
+	FILE *f;
+
+	f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "w");
+	if (f) {
+		fputs("+memory", f);
+		fclose(f);
+	}
+	mkdir(cg, 0755);
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	f = fopen(path, "w");
+	if (!f || fputs("16777216", f) < 0 || fclose(f)) {
+		tap_ok(1, "allocations charged to the memory cgroup # SKIP no memory controller");
+		rmdir(cg);
+		return;
+	}
+	pid = fork();
+	if (!pid) {
+		u64 h;
+		int ret;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		f = fopen(path, "w");
+		if (!f || fprintf(f, "%d", getpid()) < 0 || fclose(f))
+			_exit(3);
+		fd = hlsim_open_compute(accel);
+		ret = hl_alloc(fd, 64 * MB, 0, 0, &h);
+		_exit(ret == -ENOMEM ? 0 : ret ? 2 : 1);
+	}
+	waitpid(pid, &status, 0);
+	tap_ok((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+	       (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL),
+	       "64 MiB in a 16 MiB memory cgroup -> ENOMEM (status %#x)", status);
+	rmdir(cg);
+	fd = hlsim_open_control(accel);
+	{
+		u64 free_mem;
+
+		tap_ok(!hl_dram_usage(fd, &free_mem, NULL) && free_mem == dram_size,
+		       "nothing left allocated");
+	}
+	close(fd);
+}
+
+/* hlsim.ko loaded with max_allocs_per_ctx=6 max_maps_per_ctx=8 max_maps_per_alloc=3 */
+static void test_limits(int accel)
+{
+	u64 h[8] = {}, va[10] = {}, extra, v, free_mem;
+	int fd = hlsim_open_compute(accel), i, ok;
+
+	tap_ok(read_param("max_allocs_per_ctx") == 6 &&
+	       read_param("max_maps_per_ctx") == 8 &&
+	       read_param("max_maps_per_alloc") == 3, "limits 6/8/3 loaded");
+	for (i = 0, ok = 0; i < 6; i++)
+		ok += !hl_alloc(fd, PAGE, 0, 0, &h[i]);
+	tap_ok(ok == 6, "6 allocations");
+	tap_ok(hl_alloc(fd, PAGE, 0, 0, &extra) == -ENOMEM,
+	       "7th allocation -> ENOMEM");
+	tap_ok(!hl_free(fd, h[5]) && !hl_alloc(fd, PAGE, 0, 0, &h[5]),
+	       "FREE one, ALLOC again");
+	for (i = 0, ok = 0; i < 3; i++)
+		ok += !hl_map(fd, h[0], 0, 0, &va[i]);
+	tap_ok(ok == 3, "3 mappings of one allocation");
+	tap_ok(hl_map(fd, h[0], 0, 0, &v) == -ENOMEM,
+	       "4th mapping of the allocation -> ENOMEM");
+	for (i = 3, ok = 0; i < 8; i++)
+		ok += !hl_map(fd, h[i - 2], 0, 0, &va[i]);
+	tap_ok(ok == 5, "8 mappings in the context");
+	tap_ok(hl_map(fd, h[5], 0, 0, &v) == -ENOMEM,
+	       "9th mapping of the context -> ENOMEM");
+	tap_ok(hl_map(fd, h[5], VA_BASE + (1ULL << 40), HL_MEM_FORCE_HINT,
+		      &v) == -ENOMEM, "... also with a forced hint");
+	tap_ok(!hl_unmap(fd, va[0]) && !hl_map(fd, h[5], 0, 0, &va[0]),
+	       "UNMAP one, MAP again");
+	close(fd);
+	fd = hlsim_open_compute(accel);
+	for (i = 0, ok = 0; i < 6; i++)
+		ok += !hl_alloc(fd, PAGE, 0, 0, &h[i]) &&
+		      !hl_map(fd, h[i], 0, 0, &va[i]);
+	tap_ok(ok == 6, "a new context starts from zero");
+	close(fd);
+	fd = hlsim_open_control(accel);
+	tap_ok(!hl_dram_usage(fd, &free_mem, NULL) && free_mem == dram_size,
+	       "DRAM_USAGE back to full");
+	close(fd);
+}
+
+/* hlsim_drv's faux device behind a sysfs class entry, or -1 */
+static int node_device(const char *link_path)
+{
+	char link[300];
+	ssize_t len = readlink(link_path, link, sizeof(link) - 1);
+	const char *p;
+
+	if (len < 0)
+		return -1;
+	link[len] = 0;
+	p = strstr(link, "/hlsim");
+	if (!p || !isdigit((unsigned char)p[6]))
+		return -1;
+	return atoi(p + 6);
+}
+
+/*
+ * legacy=1 is a pre-6.3 kernel: each device has /dev/hlN and
+ * /dev/hl_controlDN and no accel node, so that discovery (which looks for
+ * both generations) sees every device once.
+ */
+static void test_legacy_nodes(void)
+{
+	int count[16] = {}, nodes = 0, accel = 0, ndev = read_param("num_devices");
+	char path[300];
+	struct dirent *de;
+	DIR *dir;
+	int i, fd, once = 1, ids = 1;
+
+	dir = opendir("/sys/class/accel");
+	while (dir && (de = readdir(dir))) {
+		snprintf(path, sizeof(path), "/sys/class/accel/%s/device",
+			 de->d_name);
+		if (de->d_name[0] != '.' && node_device(path) >= 0)
+			accel++;
+	}
+	if (dir)
+		closedir(dir);
+	dir = opendir("/sys/class/misc");
+	while (dir && (de = readdir(dir))) {
+		int d;
+
+		if (strncmp(de->d_name, "hl", 2) || !isdigit((unsigned char)de->d_name[2]))
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/misc/%s/device",
+			 de->d_name);
+		d = node_device(path);
+		if (d >= 0 && d < 16) {
+			count[d]++;
+			nodes++;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	for (i = 0; i < ndev; i++)
+		once &= count[i] == 1;
+	tap_ok(accel == 0, "no accel node of hlsim with legacy=1 (%d)", accel);
+	tap_ok(nodes == ndev && once, "%d /dev/hlN nodes for %d devices, one each",
+	       nodes, ndev);
+	for (i = 0; i < ndev; i++) {
+		struct hl_info_hw_ip_info hw = {};
+		struct hl_info_args ia = {
+			.return_pointer = (uintptr_t)&hw,
+			.return_size = sizeof(hw),
+			.op = HL_INFO_HW_IP_INFO,
+		};
+
+		snprintf(path, sizeof(path), "/dev/hl_controlD%d", i);
+		fd = open(path, O_RDWR);
+		if (fd < 0 || xioctl(fd, LEGACY_INFO, &ia) || hw.module_id != (u32)i)
+			ids = 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	tap_ok(ids, "INFO on /dev/hl_controlDN answers for device N");
+}
+
 struct race {
 	int fd;
 	u64 va;
@@ -657,11 +1043,13 @@ static void test_legacy(void)
 	u64 h, va;
 	unsigned char buf[64], back[64];
 
+	test_legacy_nodes();
 	fd = open("/dev/hl0", O_RDWR);
 	tap_ok(fd >= 0, "legacy /dev/hl0 opens");
-	fd2 = hlsim_open_compute(hlsim_accel_index(0));
-	tap_ok(fd2 < 0 && errno == EBUSY,
-	       "accel node busy while the legacy node is open");
+	fd2 = open("/dev/hl0", O_RDWR);
+	tap_ok(fd2 < 0 && errno == EBUSY, "second legacy compute open -> EBUSY");
+	if (fd2 >= 0)
+		close(fd2);
 	c = open("/dev/hl_controlD0", O_RDWR);
 	tap_ok(c >= 0, "legacy control node opens");
 	ia.return_pointer = (uintptr_t)&hw;
@@ -729,12 +1117,13 @@ int main(int argc, char **argv)
 {
 	int legacy = argc > 1 && !strcmp(argv[1], "--legacy");
 	int mmap_only = argc > 1 && !strcmp(argv[1], "--mmap");
+	int limits = argc > 1 && !strcmp(argv[1], "--limits");
 	int accel = hlsim_accel_index(0), accel2 = hlsim_accel_index(1);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	dram_size = read_param("hbm_mb") * MB;
 	imp = open("/dev/hlsim_import_test", O_RDWR | O_CLOEXEC);
-	if (!tap_ok(accel >= 0 && dram_size && imp >= 0,
+	if (!tap_ok((legacy || accel >= 0) && dram_size && imp >= 0,
 		    "hlsim (accel%d) and the test importer are present", accel))
 		return tap_done();
 
@@ -746,6 +1135,19 @@ int main(int argc, char **argv)
 		test_mmap(accel);
 		return tap_done();
 	}
+	if (limits) {
+		test_limits(accel);
+		return tap_done();
+	}
+	if (argc > 1 && !strcmp(argv[1], "--many")) {
+		test_many_maps(accel, 0);
+		test_many_maps(accel, 1);
+		return tap_done();
+	}
+	if (argc > 1 && !strcmp(argv[1], "--copy-unlocked")) {
+		test_copy_unlocked(accel);
+		return tap_done();
+	}
 	test_info(accel);
 	test_open(accel, accel2);
 	test_alloc_map(accel);
@@ -754,5 +1156,9 @@ int main(int argc, char **argv)
 	test_copy(accel);
 	test_bad_ops(accel);
 	test_race(accel);
+	test_many_maps(accel, 0);
+	test_many_maps(accel, 1);
+	test_copy_unlocked(accel);
+	test_memcg(accel);
 	return tap_done();
 }

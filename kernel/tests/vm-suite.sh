@@ -79,7 +79,10 @@ check_dmesg() {
 # module parameters: out-of-range values are refused, 8 devices load
 rmmod hlsim_import_test 2>/dev/null
 rmmod hlsim 2>/dev/null
-for bad in num_devices=0 num_devices=9 hbm_mb=0; do
+# (hbm_mb=65536: more than the VM's RAM; the limits must be 1..2^24)
+for bad in num_devices=0 num_devices=9 hbm_mb=0 hbm_mb=65536 \
+	   "num_devices=8 hbm_mb=1024" max_maps_per_ctx=0 \
+	   max_allocs_per_ctx=16777217 max_maps_per_alloc=0; do
 	if insmod "$kdir/hlsim.ko" $bad 2>/dev/null; then
 		fail "insmod hlsim.ko $bad succeeded"
 		rmmod hlsim
@@ -94,6 +97,9 @@ else
 fi
 
 mmap_param=/sys/module/hlsim/parameters/test_dmabuf_mmap
+# cgroup v2, for the test of memory cgroup accounting
+[ -e /sys/fs/cgroup/cgroup.controllers ] ||
+	mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null || :
 
 if load num_devices=2; then
 	[ "$(cat $mmap_param)" = N ] || fail "test_dmabuf_mmap is not off by default"
@@ -124,7 +130,14 @@ if load num_devices=1 test_dmabuf_mmap=1; then
 	unload
 fi
 
-if load num_devices=1 hbm_mb=64 legacy=1; then
+if load num_devices=1 max_allocs_per_ctx=6 max_maps_per_ctx=8 \
+	max_maps_per_alloc=3; then
+	run "hlsim_test --limits" "$here/hlsim_test" --limits
+	unload
+fi
+
+# legacy=1: the pre-6.3 nodes only, each device once
+if load num_devices=2 hbm_mb=64 legacy=1; then
 	run "hlsim_test --legacy" "$here/hlsim_test" --legacy
 	run "hlsim_fuzz --legacy" "$here/hlsim_fuzz" -n 2000 --legacy
 	unload
