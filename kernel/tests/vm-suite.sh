@@ -27,7 +27,7 @@ fail() { say "FAIL: $*"; failures=$((failures + 1)); }
 
 [ "$(id -u)" -eq 0 ] || { say "must run as root"; exit 2; }
 for f in "$kdir/hlsim.ko" "$kdir/hlsim_import_test.ko" \
-	 "$here/hlsim_test" "$here/hlsim_fuzz"; do
+	 "$here/hlsim_test" "$here/hlsim_fuzz" "$here/hlsim_stress"; do
 	[ -e "$f" ] || { say "missing $f (build it first)"; exit 2; }
 done
 
@@ -76,6 +76,24 @@ check_dmesg() {
 	fi
 }
 
+# kmemleak, where the kernel has it: nothing the tests allocated leaks
+kmemleak=/sys/kernel/debug/kmemleak
+kmemleak_check() {
+	[ -e $kmemleak ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	if [ ! -w $kmemleak ]; then
+		say "kmemleak: not in this kernel"
+		return
+	fi
+	echo scan >$kmemleak
+	echo scan >$kmemleak
+	if grep -q hlsim $kmemleak; then
+		grep -A20 hlsim $kmemleak | head -60
+		fail "kmemleak reports hlsim leaks"
+	else
+		say "kmemleak: no hlsim leak reported"
+	fi
+}
+
 # module parameters: out-of-range values are refused, 8 devices load
 rmmod hlsim_import_test 2>/dev/null
 rmmod hlsim 2>/dev/null
@@ -121,8 +139,11 @@ if load num_devices=2; then
 	else
 		fail "cannot set $mmap_param"
 	fi
+	# 8 threads on both devices, then a process killed with live exports
+	run "hlsim_stress" "$here/hlsim_stress" -n "${STRESS_OPS:-100000}" -t 8
 	check_dmesg "after tests"
 	unload
+	kmemleak_check
 fi
 
 if load num_devices=1 test_dmabuf_mmap=1; then
