@@ -10,9 +10,18 @@
  */
 #include "habana_fixture.h"
 
+extern "C" {
+#include <src/uct/habana/base/habana_uct_int.h> /* is_reachable_v2 params */
+}
+
 #include <ucs/async/async_fwd.h>
+#include <ucs/config/global_opts.h>
+#include <ucs/debug/log_def.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <string>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -70,6 +79,74 @@ std::vector<char> conform_pattern(size_t size, unsigned seed)
     }
     return data;
 }
+
+/* UCX's public v2 call (uct_v2.h is not installed) */
+extern "C" int uct_iface_is_reachable_v2(
+        uct_iface_h iface, const uct_iface_is_reachable_params_t *params);
+
+/* The trace_data lines logged while one is alive */
+class trace_data_capture {
+public:
+    trace_data_capture()
+    {
+        s_lines.clear();
+        m_level = ucs_global_opts.log_component.log_level;
+        s_level = m_level;
+        ucs_log_push_handler(handler);
+        ucs_global_opts.log_component.log_level = UCS_LOG_LEVEL_TRACE_DATA;
+    }
+
+    ~trace_data_capture()
+    {
+        ucs_global_opts.log_component.log_level = m_level;
+        ucs_log_pop_handler();
+    }
+
+    /* Lines logged since the last call that contain @word */
+    unsigned take(const char *word)
+    {
+        unsigned count = 0;
+        for (const std::string &line : s_lines) {
+            count += (line.find(word) != std::string::npos);
+        }
+        s_lines.clear();
+        return count;
+    }
+
+    std::string all() const
+    {
+        std::string text;
+        for (const std::string &line : s_lines) {
+            text += line + "\n";
+        }
+        return text;
+    }
+
+private:
+    static ucs_log_func_rc_t
+    handler(const char *file, unsigned line, const char *function,
+            ucs_log_level_t level, const ucs_log_component_config_t *comp,
+            const char *format, va_list ap)
+    {
+        if (level == UCS_LOG_LEVEL_TRACE_DATA) {
+            char buf[512];
+            va_list copy;
+            va_copy(copy, ap);
+            vsnprintf(buf, sizeof(buf), format, copy);
+            va_end(copy);
+            s_lines.push_back(buf);
+        }
+        return (level <= s_level) ? UCS_LOG_FUNC_RC_CONTINUE :
+                                    UCS_LOG_FUNC_RC_STOP;
+    }
+
+    ucs_log_level_t                 m_level;
+    static ucs_log_level_t          s_level;
+    static std::vector<std::string> s_lines;
+};
+
+ucs_log_level_t trace_data_capture::s_level;
+std::vector<std::string> trace_data_capture::s_lines;
 
 } // namespace
 
@@ -318,4 +395,107 @@ TEST_F(habana_md_copy_conform, pending_inprogress_keeps_ep_order)
 
     uct_ep_pending_purge(ep2, NULL, NULL);
     uct_ep_destroy(ep2);
+}
+
+/* Unreachable: the reason is in the info string, as UCX's transports do
+ * (uct_iface_fill_info_str_buf); reachable: it stays empty */
+TEST_F(habana_md_copy_conform, is_reachable_v2_reason)
+{
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    char info[128];
+    uct_iface_is_reachable_params_t params = {};
+
+    auto reachable = [&](const void *iface_addr) {
+        memset(info, 'x', sizeof(info));
+        info[sizeof(info) - 1] = '\0';
+        params.field_mask         = UCT_IFACE_IS_REACHABLE_FIELD_DEVICE_ADDR |
+                                    UCT_IFACE_IS_REACHABLE_FIELD_INFO_STRING |
+                                    UCT_IFACE_IS_REACHABLE_FIELD_INFO_STRING_LENGTH;
+        params.device_addr        = (const uct_device_addr_t*)
+                                            m_dev_addr.data();
+        params.info_string        = info;
+        params.info_string_length = sizeof(info);
+        if (iface_addr != NULL) {
+            params.field_mask |= UCT_IFACE_IS_REACHABLE_FIELD_IFACE_ADDR;
+            params.iface_addr  = (const uct_iface_addr_t*)iface_addr;
+        }
+        return uct_iface_is_reachable_v2(m_iface, &params);
+    };
+
+    /* another iface (another process's, or another of ours) */
+    std::vector<char> other(m_iface_addr);
+    other[0] ^= 0x5a;
+    EXPECT_EQ(0, reachable(other.data()));
+    EXPECT_NE(0u, strlen(info)) << "no reason given";
+    EXPECT_EQ(std::string::npos, std::string(info).find("xxx")) << info;
+
+    /* no iface address */
+    EXPECT_EQ(0, reachable(NULL));
+    EXPECT_NE(0u, strlen(info)) << "no reason given";
+    EXPECT_EQ(std::string::npos, std::string(info).find("xxx")) << info;
+
+    /* a short buffer is never overrun */
+    char tiny[4] = {'a', 'b', 'c', 'd'};
+    params.info_string        = tiny;
+    params.info_string_length = 2;
+    params.iface_addr         = (const uct_iface_addr_t*)other.data();
+    params.field_mask        |= UCT_IFACE_IS_REACHABLE_FIELD_IFACE_ADDR;
+    EXPECT_EQ(0, uct_iface_is_reachable_v2(m_iface, &params));
+    EXPECT_EQ('\0', tiny[1]);
+    EXPECT_EQ('c', tiny[2]);
+
+    /* ourselves */
+    EXPECT_NE(0, reachable(m_iface_addr.data()));
+    EXPECT_STREQ("", info);
+}
+
+/* One trace_data line per put and get, as UCX's copy transports log and
+ * UCX's uct_p2p_rma_test expects */
+TEST_F(habana_md_copy_conform, trace_data_per_put_get)
+{
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    char *dev = (char*)dev_alloc(2 * CHUNK);
+    std::vector<char> in = conform_pattern(2 * CHUNK, 3),
+                      out(2 * CHUNK, 0);
+    conform_comp comp;
+    uct_iov_t iov = {};
+    iov.count     = 1;
+
+    trace_data_capture capture;
+    if (!ucs_log_is_enabled(UCS_LOG_LEVEL_TRACE_DATA)) {
+        GTEST_SKIP() << "built without trace_data logging";
+    }
+
+    ASSERT_EQ(UCS_OK, uct_ep_put_short(m_ep, in.data(), 64, (uintptr_t)dev,
+                                       UCT_INVALID_RKEY));
+    EXPECT_EQ(1u, capture.take("PUT_SHORT"));
+    ASSERT_EQ(UCS_OK, uct_ep_get_short(m_ep, out.data(), 64, (uintptr_t)dev,
+                                       UCT_INVALID_RKEY));
+    EXPECT_EQ(1u, capture.take("GET_SHORT"));
+
+    /* below ASYNC_THRESH: copied inline */
+    iov.buffer = in.data();
+    iov.length = 4096;
+    ASSERT_EQ(UCS_OK, uct_ep_put_zcopy(m_ep, &iov, 1, (uintptr_t)dev,
+                                       UCT_INVALID_RKEY, &comp.uct));
+    EXPECT_EQ(1u, capture.take("PUT_ZCOPY"));
+    iov.buffer = out.data();
+    ASSERT_EQ(UCS_OK, uct_ep_get_zcopy(m_ep, &iov, 1, (uintptr_t)dev,
+                                       UCT_INVALID_RKEY, &comp.uct));
+    EXPECT_EQ(1u, capture.take("GET_ZCOPY"));
+
+    /* on the copy thread */
+    iov.buffer = in.data();
+    iov.length = 2 * CHUNK;
+    ASSERT_EQ(UCS_INPROGRESS, uct_ep_put_zcopy(m_ep, &iov, 1, (uintptr_t)dev,
+                                               UCT_INVALID_RKEY, &comp.uct));
+    EXPECT_EQ(1u, capture.take("PUT_ZCOPY"));
+    ASSERT_TRUE(progress_until([&]() { return comp.calls == 1; }));
+    comp       = conform_comp();
+    iov.buffer = out.data();
+    ASSERT_EQ(UCS_INPROGRESS, uct_ep_get_zcopy(m_ep, &iov, 1, (uintptr_t)dev,
+                                               UCT_INVALID_RKEY, &comp.uct));
+    EXPECT_EQ(1u, capture.take("GET_ZCOPY"));
+    ASSERT_TRUE(progress_until([&]() { return comp.calls == 1; }));
+    EXPECT_TRUE(out == in);
 }

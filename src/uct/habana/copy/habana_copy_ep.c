@@ -10,7 +10,15 @@
 
 #include <src/uct/habana/base/habana_mem.h>
 #include <src/uct/habana/base/habana_stats.h>
+#include <inttypes.h>
 #include <string.h>
+
+/* One trace_data line per put and get, as UCX's copy transports log */
+#define uct_habana_copy_trace_data(_name, _local, _length, _remote_addr, \
+                                   _status) \
+    ucs_trace_data("%s [local %p length %zu] remote 0x%" PRIx64 ": %s", \
+                   _name, _local, (size_t)(_length), \
+                   (uint64_t)(_remote_addr), ucs_status_string(_status))
 
 /* Where an ep's pending request sits in the iface's pending list */
 typedef struct {
@@ -165,8 +173,13 @@ ucs_status_t uct_habana_copy_ep_put_short(uct_ep_h tl_ep, const void *buffer,
                                           uint64_t remote_addr,
                                           uct_rkey_t rkey)
 {
-    return uct_habana_copy_ep_copy(tl_ep, (void*)(uintptr_t)remote_addr,
-                                   buffer, length);
+    ucs_status_t status;
+
+    status = uct_habana_copy_ep_copy(tl_ep, (void*)(uintptr_t)remote_addr,
+                                     buffer, length);
+    uct_habana_copy_trace_data("PUT_SHORT", buffer, length, remote_addr,
+                               status);
+    return status;
 }
 
 ucs_status_t uct_habana_copy_ep_get_short(uct_ep_h tl_ep, void *buffer,
@@ -174,9 +187,14 @@ ucs_status_t uct_habana_copy_ep_get_short(uct_ep_h tl_ep, void *buffer,
                                           uint64_t remote_addr,
                                           uct_rkey_t rkey)
 {
-    return uct_habana_copy_ep_copy(tl_ep, buffer,
-                                   (const void*)(uintptr_t)remote_addr,
-                                   length);
+    ucs_status_t status;
+
+    status = uct_habana_copy_ep_copy(tl_ep, buffer,
+                                     (const void*)(uintptr_t)remote_addr,
+                                     length);
+    uct_habana_copy_trace_data("GET_SHORT", buffer, length, remote_addr,
+                               status);
+    return status;
 }
 
 /* One iov entry: count elements of length bytes, stride apart */
@@ -202,6 +220,18 @@ static ucs_status_t uct_habana_copy_ep_iov(uct_ep_h tl_ep, const uct_iov_t *iov,
     }
 
     return UCS_OK;
+}
+
+/* Bytes an iov array describes (uct_iov_total_length is not installed) */
+static size_t uct_habana_copy_iov_length(const uct_iov_t *iov, size_t iovcnt)
+{
+    size_t total = 0;
+    size_t i;
+
+    for (i = 0; i < iovcnt; ++i) {
+        total += iov[i].length * ucs_max(iov[i].count, 1u);
+    }
+    return total;
 }
 
 /* Strided or multi-entry transfers: copied in the calling thread */
@@ -273,7 +303,14 @@ ucs_status_t uct_habana_copy_ep_put_zcopy(uct_ep_h tl_ep, const uct_iov_t *iov,
                                           uct_rkey_t rkey,
                                           uct_completion_t *comp)
 {
-    return uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, comp, 1);
+    ucs_status_t status;
+
+    status = uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, comp,
+                                      1);
+    uct_habana_copy_trace_data("PUT_ZCOPY", iov->buffer,
+                               uct_habana_copy_iov_length(iov, iovcnt),
+                               remote_addr, status);
+    return status;
 }
 
 ucs_status_t uct_habana_copy_ep_get_zcopy(uct_ep_h tl_ep, const uct_iov_t *iov,
@@ -281,7 +318,14 @@ ucs_status_t uct_habana_copy_ep_get_zcopy(uct_ep_h tl_ep, const uct_iov_t *iov,
                                           uct_rkey_t rkey,
                                           uct_completion_t *comp)
 {
-    return uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, comp, 0);
+    ucs_status_t status;
+
+    status = uct_habana_copy_ep_zcopy(tl_ep, iov, iovcnt, remote_addr, comp,
+                                      0);
+    uct_habana_copy_trace_data("GET_ZCOPY", iov->buffer,
+                               uct_habana_copy_iov_length(iov, iovcnt),
+                               remote_addr, status);
+    return status;
 }
 
 /* The ring is shared by the iface's eps: so is the pending list (FIFO).

@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -99,6 +101,26 @@ uct_habana_copy_iface_get_address(uct_iface_h tl_iface,
     return UCS_OK;
 }
 
+/* Why an address is unreachable, in the caller's info string (what
+ * UCX's uct_iface_fill_info_str_buf does for its transports) */
+static void UCS_F_PRINTF(2, 3)
+uct_habana_copy_iface_unreachable_info(
+        const uct_iface_is_reachable_params_t *params, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!(params->field_mask & UCT_IFACE_IS_REACHABLE_FIELD_INFO_STRING) ||
+        !(params->field_mask &
+          UCT_IFACE_IS_REACHABLE_FIELD_INFO_STRING_LENGTH) ||
+        (params->info_string == NULL) || (params->info_string_length == 0)) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(params->info_string, params->info_string_length, fmt, ap);
+    va_end(ap);
+}
+
 /* Copies reach only this process's memory: only ourselves are reachable */
 static int uct_habana_copy_iface_is_reachable_v2(
         const uct_iface_h tl_iface,
@@ -110,12 +132,22 @@ static int uct_habana_copy_iface_is_reachable_v2(
 
     if (!(params->field_mask & UCT_IFACE_IS_REACHABLE_FIELD_IFACE_ADDR) ||
         (params->iface_addr == NULL)) {
+        uct_habana_copy_iface_unreachable_info(params,
+                                               "no interface address");
         return 0;
     }
 
     memcpy(&id, params->iface_addr, sizeof(id));
     if (id != iface->id) {
+        uct_habana_copy_iface_unreachable_info(
+                params, "habana interface 0x%" PRIx64 " is not this one "
+                "(0x%" PRIx64 "): copies reach only their own process",
+                id, iface->id);
         return 0;
+    }
+
+    if (!(params->field_mask & UCT_IFACE_IS_REACHABLE_FIELD_DEVICE_ADDR)) {
+        return 1; /* the scope check needs the device address */
     }
 
     return uct_iface_scope_is_reachable(tl_iface, params);
