@@ -103,6 +103,8 @@ static void read_config(void)
 	hld_cfg.no_export = (int)env_long("HL_DOUBLE_NO_EXPORT", 0, 0, 1);
 	hld_cfg.export_errno = (int)env_long("HL_DOUBLE_EXPORT_ERRNO", 0, 0,
 					     4095);
+	hld_cfg.unmap_errno = (int)env_long("HL_DOUBLE_UNMAP_ERRNO", 0, 0,
+					    4095);
 	hld_cfg.loaded = 1;
 }
 

@@ -724,6 +724,8 @@ static int mem_unmap(struct hld_ctx *ctx, uint64_t va)
 	m = *link;
 	if (m == NULL)
 		return -EINVAL;
+	if (hld_cfg.unmap_errno)
+		return -hld_cfg.unmap_errno;	/* fault injection */
 	if (m->exports != 0)
 		collect_locked(ctx);
 	if (m->exports != 0)
@@ -1208,6 +1210,9 @@ HLD_API int hl_double_set(const char *name, long value)
 	else if (strcmp(name, "HL_DOUBLE_EXPORT_ERRNO") == 0 &&
 		 value >= 0 && value < 4096)
 		knob = &hld_cfg.export_errno;
+	else if (strcmp(name, "HL_DOUBLE_UNMAP_ERRNO") == 0 &&
+		 value >= 0 && value < 4096)
+		knob = &hld_cfg.unmap_errno;
 	if (knob == NULL) {
 		errno = EINVAL;
 		return -1;

@@ -41,6 +41,7 @@ struct hld_config {
 	int		busy;		/* runtime-changeable knobs follow */
 	int		no_export;
 	int		export_errno;
+	int		unmap_errno;
 };
 
 extern struct hld_config hld_cfg;

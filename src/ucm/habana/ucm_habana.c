@@ -512,19 +512,36 @@ static int ucm_habana_unmap_refused(int ret, int exported)
     return (ret != 0) && exported && ((errno == EINVAL) || (errno == EBUSY));
 }
 
+/*
+ * UCX was told of the free before the driver saw the unmap.  If the
+ * mapping survives (the driver failed it for another reason than a live
+ * export, or the deferral could not be recorded), it is reported again so
+ * that UCX sees the memory it dropped from its caches.
+ */
 static int ucm_habana_unmap(int fd, unsigned long request,
                             union hl_mem_args *args)
 {
     uint64_t va  = args->in.unmap.device_virt_addr;
     int exported = 0;
-    int ret, tracked;
+    int ret, err, refused;
+    size_t size;
 
-    tracked = (ucm_habana_before_unmap(fd, va, &exported) != 0);
-    ret     = ucm_habana.orig_ioctl(fd, request, args);
-    if (tracked &&
-        ucm_habana_after_unmap(fd, request, va,
-                               ucm_habana_unmap_refused(ret, exported))) {
-        return 0;
+    size = ucm_habana_before_unmap(fd, va, &exported);
+    ret  = ucm_habana.orig_ioctl(fd, request, args);
+    err  = errno;
+    if (size == 0) {
+        return ret;
+    }
+
+    refused = ucm_habana_unmap_refused(ret, exported);
+    if (((ret == 0) || refused) &&
+        ucm_habana_after_unmap(fd, request, va, refused)) {
+        return 0; /* deferred */
+    }
+
+    if (ret != 0) {
+        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_ALLOC, va, size);
+        errno = err;
     }
     return ret;
 }
