@@ -20,6 +20,8 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kdir=$(dirname "$here")
 fuzz_calls=${1:-${FUZZ_CALLS:-20000}}
+# the oracle fuzzer makes at least 10,000 calls per generation
+[ "$fuzz_calls" -ge 10000 ] 2>/dev/null || fuzz_calls=10000
 failures=0
 
 say() { printf 'vm-suite: %s\n' "$*"; }
@@ -154,13 +156,14 @@ fi
 if load num_devices=1 max_allocs_per_ctx=6 max_maps_per_ctx=8 \
 	max_maps_per_alloc=3; then
 	run "hlsim_test --limits" "$here/hlsim_test" --limits
+	run "hlsim_fuzz (bounds 6/8/3)" "$here/hlsim_fuzz" -n 3000
 	unload
 fi
 
 # legacy=1: the pre-6.3 nodes only, each device once
 if load num_devices=2 hbm_mb=64 legacy=1; then
 	run "hlsim_test --legacy" "$here/hlsim_test" --legacy
-	run "hlsim_fuzz --legacy" "$here/hlsim_fuzz" -n 2000 --legacy
+	run "hlsim_fuzz --legacy" "$here/hlsim_fuzz" -n "$fuzz_calls" --legacy
 	unload
 fi
 check_dmesg "after unload"
