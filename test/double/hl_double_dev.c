@@ -897,10 +897,18 @@ static int dma_copy(struct hld_ctx *ctx, const struct hlsim_dma_copy *c)
 	}
 }
 
+/* HL_DOUBLE_COPY_EAGAIN (hl_double_set only): the next n copies fail with
+ * EAGAIN, as a driver momentarily out of a resource answers */
+static int hld_copy_eagain;
+
 static int ioctl_dma_copy(struct hld_ctx *ctx, void *arg)
 {
 	struct hlsim_dma_copy c;
 
+	if (hld_copy_eagain > 0) {
+		--hld_copy_eagain;
+		return -EAGAIN;
+	}
 	if (copy_from_user(&c, arg, sizeof(c)) != 0)
 		return -EFAULT;
 	return dma_copy(ctx, &c);
@@ -1203,7 +1211,10 @@ HLD_API int hl_double_set(const char *name, long value)
 	int *knob = NULL;
 
 	hld_init();
-	if (strcmp(name, "HL_DOUBLE_BUSY") == 0 && (value | 1) == 1)
+	if (strcmp(name, "HL_DOUBLE_COPY_EAGAIN") == 0 && value >= 0 &&
+	    value < (1L << 30))
+		knob = &hld_copy_eagain;
+	else if (strcmp(name, "HL_DOUBLE_BUSY") == 0 && (value | 1) == 1)
 		knob = &hld_cfg.busy;
 	else if (strcmp(name, "HL_DOUBLE_NO_EXPORT") == 0 && (value | 1) == 1)
 		knob = &hld_cfg.no_export;

@@ -499,3 +499,41 @@ TEST_F(habana_md_copy_conform, trace_data_per_put_get)
     ASSERT_TRUE(progress_until([&]() { return comp.calls == 1; }));
     EXPECT_TRUE(out == in);
 }
+
+/*
+ * A driver answering EAGAIN: a few times is ridden out (retried with a
+ * short pause), without end is reported (UCS_ERR_BUSY) instead of spinning.
+ * hl_double's HL_DOUBLE_COPY_EAGAIN=n fails the next n copy ioctls.
+ */
+TEST_F(habana_md_copy_conform, copy_eagain_is_bounded)
+{
+    if (!have_double()) {
+        GTEST_SKIP() << "needs the hl_double device (fault injection)";
+    }
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    char *dev = (char*)dev_alloc(CHUNK);
+    std::vector<char> in = conform_pattern(4096, 4), out(4096, 0);
+
+    /* transient: the copy succeeds */
+    ASSERT_EQ(0, double_set("HL_DOUBLE_COPY_EAGAIN", 3));
+    EXPECT_EQ(UCS_OK, uct_ep_put_short(m_ep, in.data(), in.size(),
+                                       (uintptr_t)dev, UCT_INVALID_RKEY));
+    ASSERT_EQ(0, double_set("HL_DOUBLE_COPY_EAGAIN", 0));
+    EXPECT_EQ(UCS_OK, uct_ep_get_short(m_ep, out.data(), out.size(),
+                                       (uintptr_t)dev, UCT_INVALID_RKEY));
+    EXPECT_TRUE(out == in);
+
+    /* persistent: reported, and soon */
+    ASSERT_EQ(0, double_set("HL_DOUBLE_COPY_EAGAIN", 1000000));
+    auto start          = std::chrono::steady_clock::now();
+    ucs_status_t status = uct_ep_put_short(m_ep, in.data(), in.size(),
+                                           (uintptr_t)dev, UCT_INVALID_RKEY);
+    auto elapsed        = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(0, double_set("HL_DOUBLE_COPY_EAGAIN", 0));
+    EXPECT_EQ(UCS_ERR_BUSY, status) << ucs_status_string(status);
+    EXPECT_LT(elapsed, std::chrono::seconds(2));
+
+    /* and the device works again afterwards */
+    EXPECT_EQ(UCS_OK, uct_ep_put_short(m_ep, in.data(), in.size(),
+                                       (uintptr_t)dev, UCT_INVALID_RKEY));
+}

@@ -9,6 +9,7 @@
 #include "habana_abi.h"
 
 #include <ucs/debug/log_def.h>
+#include <ucs/sys/math.h>
 #include <drm/habanalabs_accel.h>
 #include <kernel/include/uapi/hlsim.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 /*
  * The misc generation uses the same structures for every field read or
@@ -48,14 +50,47 @@ const uct_habana_abi_t uct_habana_abi_misc = {
     .export_by_handle = 1
 };
 
+/*
+ * EAGAIN: the driver is momentarily out of a resource.  Retried with a
+ * pause doubling from 1 us to 1 ms, at most this many times (about 10 ms
+ * in all), then returned to the caller (UCS_ERR_BUSY).
+ */
+#define UCT_HABANA_ABI_EAGAIN_RETRIES     16
+#define UCT_HABANA_ABI_EAGAIN_MAX_PAUSE   1000 /* usec */
+
+/* ioctl() retried on EINTR and, a bounded number of times, on EAGAIN;
+ * errno is the last call's on failure */
 static int uct_habana_abi_ioctl(int fd, unsigned long cmd, void *arg)
 {
-    int ret;
+    unsigned retries = 0;
+    unsigned pause   = 1;
+    int ret, err;
 
-    do {
+    for (;;) {
         ret = ioctl(fd, cmd, arg);
-    } while ((ret < 0) && ((errno == EINTR) || (errno == EAGAIN)));
+        if (ret >= 0) {
+            return ret;
+        }
 
+        err = errno;
+        if (err == EINTR) {
+            continue;
+        }
+
+        if ((err != EAGAIN) || (retries++ == UCT_HABANA_ABI_EAGAIN_RETRIES)) {
+            break;
+        }
+
+        usleep(pause);
+        pause = ucs_min(pause * 2, UCT_HABANA_ABI_EAGAIN_MAX_PAUSE);
+    }
+
+    if (err == EAGAIN) {
+        ucs_debug("habana: ioctl 0x%lx still EAGAIN after %u retries", cmd,
+                  UCT_HABANA_ABI_EAGAIN_RETRIES);
+    }
+
+    errno = err;
     return ret;
 }
 
@@ -87,8 +122,8 @@ ucs_status_t uct_habana_abi_hw_info(const uct_habana_abi_t *abi, int fd,
         *legacy_numbers_p = (ret == 0);
     }
     if (ret < 0) {
-        ucs_debug("habana: HL_INFO_HW_IP_INFO (%s uapi) failed: %m",
-                  abi->name);
+        ucs_debug("habana: HL_INFO_HW_IP_INFO (%s uapi) failed: %s",
+                  abi->name, strerror(errno));
         return UCS_ERR_NO_DEVICE;
     }
 
@@ -112,7 +147,7 @@ ucs_status_t uct_habana_abi_ctx_dram(const uct_habana_abi_t *abi, int fd,
     args.return_size    = sizeof(usage);
     if (uct_habana_abi_ioctl(fd, legacy_numbers ? UCT_HABANA_LEGACY_INFO :
                                                   abi->info_cmd, &args) < 0) {
-        ucs_debug("habana: HL_INFO_DRAM_USAGE failed: %m");
+        ucs_debug("habana: HL_INFO_DRAM_USAGE failed: %s", strerror(errno));
         return UCS_ERR_IO_ERROR;
     }
 
@@ -154,6 +189,7 @@ static ucs_status_t uct_habana_abi_export_error(const uct_habana_abi_t *abi,
                   strerror(err));
         return UCS_ERR_INVALID_ADDR;
     case EBUSY:
+    case EAGAIN:
         return UCS_ERR_BUSY;
     case ENOMEM:
     case EMFILE:
@@ -226,19 +262,35 @@ ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
     };
     unsigned long cmd = legacy_numbers ? HLSIM_IOCTL_DMA_COPY_LEGACY :
                                          abi->copy_cmd;
+    int err;
 
     if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        err = errno; /* logging may change errno */
         /* A real habanalabs driver has no such ioctl: DRM answers EINVAL
          * for unknown driver commands, older kernels ENOTTY */
-        ucs_error("habana: DMA copy %p <- %p (%zu bytes, dir %d) failed: %m%s",
-                  dst, src, length, dir,
-                  ((errno == ENOTTY) || (errno == EINVAL)) ?
+        ucs_error("habana: DMA copy %p <- %p (%zu bytes, dir %d) failed: "
+                  "%s%s", dst, src, length, dir, strerror(err),
+                  ((err == ENOTTY) || (err == EINVAL)) ?
                   " (the driver may lack the hlsim DMA-copy extension that "
                   "the habana transport uses; see README)" : "");
-        return (errno == ENOTTY) ? UCS_ERR_UNSUPPORTED : UCS_ERR_IO_ERROR;
+        return (err == ENOTTY) ? UCS_ERR_UNSUPPORTED :
+               (err == EAGAIN) ? UCS_ERR_BUSY : UCS_ERR_IO_ERROR;
     }
 
     return UCS_OK;
+}
+
+static ucs_status_t uct_habana_abi_mem_status(int err)
+{
+    switch (err) {
+    case ENOMEM:
+        return UCS_ERR_NO_MEMORY;
+    case EAGAIN:
+    case EBUSY:
+        return UCS_ERR_BUSY;
+    default:
+        return UCS_ERR_IO_ERROR;
+    }
 }
 
 ucs_status_t uct_habana_abi_alloc(const uct_habana_abi_t *abi, int fd,
@@ -249,14 +301,16 @@ ucs_status_t uct_habana_abi_alloc(const uct_habana_abi_t *abi, int fd,
     union hl_mem_args args;
     ucs_status_t status;
     uint64_t handle;
+    int err;
 
     memset(&args, 0, sizeof(args));
     args.in.op             = HL_MEM_OP_ALLOC;
     args.in.alloc.mem_size = length;
     if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
-        ucs_error("habana: HL_MEM_OP_ALLOC of %zu bytes (%s uapi) failed: %m",
-                  length, abi->name);
-        return (errno == ENOMEM) ? UCS_ERR_NO_MEMORY : UCS_ERR_IO_ERROR;
+        err = errno; /* logging may change errno */
+        ucs_error("habana: HL_MEM_OP_ALLOC of %zu bytes (%s uapi) failed: %s",
+                  length, abi->name, strerror(err));
+        return uct_habana_abi_mem_status(err);
     }
 
     handle = args.out.handle;
@@ -264,9 +318,10 @@ ucs_status_t uct_habana_abi_alloc(const uct_habana_abi_t *abi, int fd,
     args.in.op                = HL_MEM_OP_MAP;
     args.in.map_device.handle = handle;
     if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
+        err    = errno;
+        status = uct_habana_abi_mem_status(err);
         ucs_error("habana: HL_MEM_OP_MAP of handle %" PRIu64 " (%s uapi) "
-                  "failed: %m", handle, abi->name);
-        status = (errno == ENOMEM) ? UCS_ERR_NO_MEMORY : UCS_ERR_IO_ERROR;
+                  "failed: %s", handle, abi->name, strerror(err));
         memset(&args, 0, sizeof(args));
         args.in.op          = HL_MEM_OP_FREE;
         args.in.free.handle = handle;
@@ -292,7 +347,7 @@ ucs_status_t uct_habana_abi_free(const uct_habana_abi_t *abi, int fd,
     args.in.unmap.device_virt_addr = mapping->va;
     if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
         ucs_error("habana: HL_MEM_OP_UNMAP of 0x%" PRIx64 " (%s uapi) "
-                  "failed: %m", mapping->va, abi->name);
+                  "failed: %s", mapping->va, abi->name, strerror(errno));
         return UCS_ERR_IO_ERROR;
     }
 
@@ -301,7 +356,7 @@ ucs_status_t uct_habana_abi_free(const uct_habana_abi_t *abi, int fd,
     args.in.free.handle = mapping->handle;
     if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
         ucs_error("habana: HL_MEM_OP_FREE of handle %" PRIu64 " (%s uapi) "
-                  "failed: %m", mapping->handle, abi->name);
+                  "failed: %s", mapping->handle, abi->name, strerror(errno));
         return UCS_ERR_IO_ERROR;
     }
 

@@ -519,8 +519,8 @@ static ucs_status_t uct_habana_copy_iface_event_arm(uct_iface_h tl_iface,
         ret = read(iface->event_fd, &value, sizeof(value));
     } while ((ret < 0) && (errno == EINTR));
     if ((ret < 0) && (errno != EAGAIN)) {
-        ucs_error("habana_copy: read(event fd %d) failed: %m",
-                  iface->event_fd);
+        ucs_error("habana_copy: read(event fd %d) failed: %s",
+                  iface->event_fd, strerror(errno));
         return UCS_ERR_IO_ERROR;
     }
 
@@ -586,7 +586,8 @@ static size_t uct_habana_copy_iface_async_thresh(size_t config_thresh)
     }
 
     if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) {
-        ucs_debug("habana_copy: sched_getaffinity() failed: %m");
+        ucs_debug("habana_copy: sched_getaffinity() failed: %s",
+                  strerror(errno));
         num_cpus = 1;
     } else {
         num_cpus = CPU_COUNT(&cpus);
@@ -661,7 +662,7 @@ static UCS_CLASS_INIT_FUNC(uct_habana_copy_iface_t, uct_md_h md,
 
     self->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->event_fd < 0) {
-        ucs_error("habana_copy: eventfd() failed: %m");
+        ucs_error("habana_copy: eventfd() failed: %s", strerror(errno));
         status = UCS_ERR_IO_ERROR;
         goto err_destroy_cond;
     }
