@@ -99,7 +99,16 @@ double_smoke() {
 		{ cat "$builddir/double-smoke.log"; return 1; }
 }
 
+# the same rules as hlsim in the VM suite: the two device models agree
+conformance() {
+	env LD_PRELOAD="$double" "$builddir/test/conform/hl_conform" \
+		>"$builddir/conform.log" 2>&1 ||
+		{ cat "$builddir/conform.log"; return 1; }
+	echo "hl_conform: $(tail -n 1 "$builddir/conform.log")"
+}
+
 check "hl_double behaves like the driver (smoke, both uapis)" double_smoke
+check "hl_double answers as the driver (hl_conform)" conformance
 for abi in accel misc; do
 	for devices in 0 1 2; do
 		check "gtest abi=$abi devices=$devices" gtest_config "$abi" "$devices"

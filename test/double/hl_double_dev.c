@@ -72,7 +72,6 @@ struct hld_ctx {
 	int			seen;
 	unsigned		exports;	/* live exports pin the context */
 	uint64_t		used;
-	uint64_t		last_handle;
 	struct hld_alloc	*allocs;
 	struct hld_map		*maps;
 };
@@ -97,7 +96,6 @@ struct hld_device {
 	dev_t			control_sdev;
 	ino_t			control_ino;
 	uint64_t		used;
-	uint64_t		next_va;
 };
 
 static pthread_mutex_t hld_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -369,8 +367,6 @@ static int open_compute_locked(unsigned dev, int flags)
 	ctx->fd = fd;
 	ctx->dev = dev;
 	d->ctx = ctx;
-	if (d->next_va == 0)
-		d->next_va = HLD_DRAM_BASE + dev * HLD_VA_WINDOW;
 	atomic_fetch_add(&hld_contexts, 1);
 	return fd;
 }
@@ -612,7 +608,9 @@ static int mem_alloc(struct hld_ctx *ctx, const struct hl_mem_in *in,
 		free(a);
 		return -ENOMEM;
 	}
-	a->handle = ++ctx->last_handle;
+	/* the lowest free id, as the driver's idr */
+	for (a->handle = 1; find_alloc(ctx, a->handle) != NULL; ++a->handle)
+		;
 	a->size = size;
 	a->next = ctx->allocs;
 	ctx->allocs = a;
@@ -654,33 +652,45 @@ static int va_in_use(const struct hld_ctx *ctx, uint64_t va, uint64_t size)
 	return 0;
 }
 
+/* The mapping of @ctx that overlaps [va, va + size), or NULL */
+static const struct hld_map *va_overlap(const struct hld_ctx *ctx, uint64_t va,
+					uint64_t size)
+{
+	const struct hld_map *m;
+
+	for (m = ctx->maps; m != NULL; m = m->next)
+		if (va < m->va + m->size && m->va < va + size)
+			return m;
+	return NULL;
+}
+
 /*
- * A device VA for @size bytes: the hint when it is aligned, inside the
- * device's window and free (a freed range may be reused, as the driver's
- * VA allocator does), else the next never-used one.
+ * A device VA for @size bytes, as the driver's per-context VA allocator
+ * answers: the hint when it is aligned, inside the device's window and
+ * free, else the lowest free range (first fit).  A new context starts
+ * from the bottom of the window again.
  */
-static int pick_va(const struct hld_ctx *ctx, struct hld_device *d,
-		   unsigned dev, uint64_t hint, int force, uint64_t size,
-		   uint64_t *va)
+static int pick_va(const struct hld_ctx *ctx, unsigned dev, uint64_t hint,
+		   int force, uint64_t size, uint64_t *va)
 {
 	uint64_t base = HLD_DRAM_BASE + dev * HLD_VA_WINDOW;
 	uint64_t end = base + HLD_VA_WINDOW;
-	uint64_t start = d->next_va;
+	const struct hld_map *m;
+	uint64_t start = base;
 
 	if (hint != 0 && is_aligned(hint, hld_cfg.page_size) &&
 	    hint >= base && hint < end && end - hint >= size &&
 	    !va_in_use(ctx, hint, size)) {
 		*va = hint;
-		if (hint + size + hld_cfg.page_size > d->next_va)
-			d->next_va = hint + size + hld_cfg.page_size;
 		return 0;
 	}
 	if (force)
 		return -EINVAL;
-	if (end - start < size + hld_cfg.page_size)
+	while ((m = va_overlap(ctx, start, size)) != NULL)
+		start = m->va + m->size;
+	if (start >= end || end - start < size)
 		return -ENOMEM;
 	*va = start;
-	d->next_va = start + size + hld_cfg.page_size;	/* guard page */
 	return 0;
 }
 
@@ -699,8 +709,7 @@ static int mem_map(struct hld_ctx *ctx, const struct hl_mem_in *in,
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
-	rc = pick_va(ctx, &hld_devs[ctx->dev], ctx->dev,
-		     in->map_device.hint_addr,
+	rc = pick_va(ctx, ctx->dev, in->map_device.hint_addr,
 		     !!(in->flags & HL_MEM_FORCE_HINT), a->size, &m->va);
 	if (rc != 0) {
 		free(m);

@@ -159,7 +159,13 @@ int dev_copy_d2h(void *dst, const dev_buffer &buf, size_t offset, size_t len)
 /* ---- libucm_habana tracker double ---- */
 
 static std::mutex tracker_lock;
-static std::vector<dev_buffer> tracker_buffers;
+/* each added buffer gets a mapping id never reused, as libucm_habana's */
+struct tracked_buffer {
+    dev_buffer buf;
+    uint64_t   id;
+};
+static std::vector<tracked_buffer> tracker_buffers;
+static uint64_t tracker_last_id = 0;
 static bool tracker_enabled = false;
 
 void tracker_double_enable(bool enable)
@@ -171,7 +177,7 @@ void tracker_double_enable(bool enable)
 void tracker_double_add(const dev_buffer &buf)
 {
     std::lock_guard<std::mutex> guard(tracker_lock);
-    tracker_buffers.push_back(buf);
+    tracker_buffers.push_back({buf, ++tracker_last_id});
 }
 
 void tracker_double_remove(const dev_buffer &buf)
@@ -180,7 +186,7 @@ void tracker_double_remove(const dev_buffer &buf)
         std::lock_guard<std::mutex> guard(tracker_lock);
         for (auto it = tracker_buffers.begin(); it != tracker_buffers.end();
              ++it) {
-            if (it->va == buf.va) {
+            if (it->buf.va == buf.va) {
                 tracker_buffers.erase(it);
                 break;
             }
@@ -205,13 +211,14 @@ ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
         return 0;
     }
 
-    for (const dev_buffer &buf : tracker_buffers) {
+    for (const tracked_buffer &t : tracker_buffers) {
+        const dev_buffer &buf = t.buf;
         if ((p >= (uintptr_t)buf.va) && (p < (uintptr_t)buf.va + buf.size)) {
             mapping->va     = (uintptr_t)buf.va;
             mapping->size   = buf.size;
             mapping->handle = buf.handle;
             mapping->fd     = buf.fd;
-            mapping->id     = 0;
+            mapping->id     = t.id;
             return 1;
         }
     }

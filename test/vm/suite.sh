@@ -164,6 +164,8 @@ unload_hlsim_clean_log() {
 
 check "kernel suite (hlsim)" kernel_suite
 if check "hlsim loads with 2 devices" load_hlsim; then
+	check "hlsim answers as the driver (hl_conform, as hl_double)" \
+		devroot ./test/conform/hl_conform
 	check "ucx_info -d lists the hlsim device" ucx_info_lists_hlsim
 	check "habana_demo exports through hlsim" demo_on_hlsim
 	check "gtest against hlsim" gtest_on_hlsim
