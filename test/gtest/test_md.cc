@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
+#include <ucs/debug/log_def.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <atomic>
@@ -430,4 +431,40 @@ TEST_F(habana_md, concurrent_open_close_keeps_free_events)
         thread.join();
     }
     EXPECT_EQ(0, failures.load());
+}
+
+/* Warnings and errors the plugin logs while a test runs */
+static std::atomic<int> logged_warnings(0);
+
+static ucs_log_func_rc_t count_warnings(const char *file, unsigned line,
+                                        const char *function,
+                                        ucs_log_level_t level,
+                                        const ucs_log_component_config_t *comp,
+                                        const char *message, va_list ap)
+{
+    if (level <= UCS_LOG_LEVEL_WARN) {
+        ++logged_warnings;
+    }
+    return UCS_LOG_FUNC_RC_CONTINUE;
+}
+
+/* Issue 15 item 12c: device memory no tracker saw.  The extent UCX gets is
+ * what is known (the queried range, device memory, as UCX's own detection
+ * needs); the dma-buf is what the driver exports for it, and a pointer
+ * that starts no mapping has none, without a warning */
+TEST_F(habana_md_dev, untracked_interior_pointer_is_answered_quietly)
+{
+    char *addr = (char*)m_buf.va + PAGE + 64;
+    ucs_status_t status;
+
+    logged_warnings = 0;
+    ucs_log_push_handler(count_warnings);
+    uct_md_mem_attr_t a = mem_query(m_md, addr, 100, &status);
+    ucs_log_pop_handler();
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(addr, a.base_address);
+    EXPECT_EQ(100u, a.alloc_length);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+    EXPECT_EQ(0, logged_warnings.load()) << "warned about an interior pointer";
 }

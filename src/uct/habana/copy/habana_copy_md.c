@@ -105,14 +105,23 @@ static ucs_status_t uct_habana_md_query_dmabuf(uct_habana_md_t *md,
         return UCS_OK;
     }
 
-    status = uct_habana_mem_export(info, uct_habana_md_export_log_level(md),
-                                   &attr->dmabuf_fd);
+    /* Memory no tracker saw: the driver exports whole mappings, so it
+     * refuses a pointer that starts none; that says nothing about zero
+     * copy (no warning) */
+    status = uct_habana_mem_export(info, info->tracked ?
+                                   uct_habana_md_export_log_level(md) :
+                                   UCS_LOG_LEVEL_DEBUG, &attr->dmabuf_fd);
     if (status == UCS_OK) {
         uct_habana_stat_add(UCT_HABANA_STAT_DMABUF_FDS, 1);
         return UCS_OK;
     }
 
     attr->dmabuf_fd = UCT_DMABUF_FD_INVALID;
+    if (!info->tracked && (status == UCS_ERR_INVALID_ADDR)) {
+        ucs_debug("habana: %p starts no device mapping: no dma-buf", addr);
+        return UCS_OK;
+    }
+
     if (md->dmabuf == UCS_YES) {
         return status;
     }
