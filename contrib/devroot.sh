@@ -11,7 +11,9 @@
 # The root lives outside the work tree, in $UCX_HABANA_DEVROOT (default
 # ~/.cache/ucx-habana/sid-root).  It is rebuilt from scratch only when the
 # stamp is missing; a changed package set is installed into the existing
-# root.  The host's apt sources are never touched.  Mounts are made in a
+# root.  The work tree is mounted at its own path, also when it lives
+# under /tmp (the root gets a tmpfs there; contrib/devroot-selftest.sh).
+# The host's apt sources are never touched.  Mounts are made in a
 # private mount namespace, so they vanish with the command, also on failure.
 #
 set -euo pipefail
@@ -51,9 +53,11 @@ enter() {
 		mount --rbind /proc "$root/proc"
 		mount --rbind /sys "$root/sys"
 		mount --rbind /dev "$root/dev"
-		mkdir -p "$root/$top" "$root/tmp"
-		mount --bind "$top" "$root/$top"
+		mkdir -p "$root/tmp"
 		mount -t tmpfs tmpfs "$root/tmp"
+		# after the tmpfs: a work tree under /tmp stays visible
+		mkdir -p "$root/$top"
+		mount --bind "$top" "$root/$top"
 		cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || :
 		exec chroot "$root" /usr/bin/env -i \
 			HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \

@@ -122,6 +122,8 @@ vm_suite() { "$top/contrib/vm/run.sh" --timeout 1800 "$top/test/vm/suite.sh"; }
 
 run_checks() {
 	run_suite "host suite (make check, hl_double device)" host_suite
+	run_suite "devroot.sh: a work tree under /tmp" \
+		"$top/contrib/devroot-selftest.sh"
 	ib_checks
 	run_suite "checkpatch --strict on kernel/" checkpatch
 	run_suite "VM suite (hlsim driver, sid kernel in qemu)" vm_suite
