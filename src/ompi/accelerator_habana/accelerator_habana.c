@@ -28,6 +28,7 @@
  */
 #include "accelerator_habana_ompi.h"
 
+#include <src/common/habana_uapi.h>
 #include <src/tools/hlmem/hlmem.h>
 
 #include <errno.h>
@@ -40,9 +41,6 @@
 
 #define HABANA_EXPORT __attribute__((visibility("default")))
 
-/* Device VAs of Gaudi2 and later: non-canonical on x86-64 (as libhlmem) */
-#define HABANA_VA_START 0x1001000000000000ull
-#define HABANA_VA_END   0x2000000000000000ull
 
 /* Nominal HBM bandwidth reported by get_mem_bw (GB/s, Gaudi2) */
 #define HABANA_MEM_BW_GBS 2450.0f

@@ -10,6 +10,8 @@
 
 #include <drm/habanalabs_accel.h>
 #include <kernel/include/uapi/hlsim.h>
+#include <src/common/habana_sys.h>
+#include <src/common/habana_uapi.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,15 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HLMEM_MAX_DEVICES 16
+#define HLMEM_MAX_DEVICES HABANA_MAX_DEVICES
 
-/* Device VAs of Gaudi2 and later (non-canonical on x86-64) */
-#define HLMEM_VA_START    0x1001000000000000ull
-#define HLMEM_VA_END      0x2000000000000000ull
 #define HLMEM_BOUNCE_SIZE (1024 * 1024)
 
-#define HLMEM_LEGACY_INFO   _IOWR('H', 0x01, struct hl_info_args)
-#define HLMEM_LEGACY_MEMORY _IOWR('H', 0x05, union hl_mem_args)
 
 typedef struct {
     const char    *compute_fmt;
@@ -48,7 +45,7 @@ static const hlmem_abi_t hlmem_abis[] = {
     {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device", 1, 0,
      DRM_IOCTL_HL_INFO, DRM_IOCTL_HL_MEMORY, HLSIM_IOCTL_DMA_COPY},
     {"/dev/hl%d", "/sys/class/habanalabs/hl%d/device", 0, 1,
-     HLMEM_LEGACY_INFO, HLMEM_LEGACY_MEMORY, HLSIM_IOCTL_DMA_COPY_LEGACY}
+     HABANA_LEGACY_INFO, HABANA_LEGACY_MEMORY, HLSIM_IOCTL_DMA_COPY_LEGACY}
 };
 
 typedef struct {
@@ -90,39 +87,18 @@ static int hlmem_ioctl(int fd, unsigned long cmd, void *arg)
     return (ret < 0) ? -errno : 0;
 }
 
-/* Last component of a sysfs link, or "" */
-static void hlmem_link_name(const char *link, char *name, size_t max)
-{
-    char target[PATH_MAX];
-    const char *base;
-    ssize_t len;
-
-    name[0] = '\0';
-    len     = readlink(link, target, sizeof(target) - 1);
-    if (len <= 0) {
-        return;
-    }
-
-    target[len] = '\0';
-    base        = strrchr(target, '/');
-    base        = (base != NULL) ? base + 1 : target;
-    if (strlen(base) < max) {
-        memcpy(name, base, strlen(base) + 1);
-    }
-}
-
 /* habanalabs devices, and hlsim's faux devices (which have no driver) */
 static int hlmem_device_is_habana(const char *device_link)
 {
     char link[PATH_MAX + 8], name[NAME_MAX + 1];
 
     snprintf(link, sizeof(link), "%.*s/driver", PATH_MAX - 1, device_link);
-    hlmem_link_name(link, name, sizeof(name));
+    habana_sys_link_name(link, name, sizeof(name));
     if (!strcmp(name, "habanalabs") || !strcmp(name, "hlsim")) {
         return 1;
     }
 
-    hlmem_link_name(device_link, name, sizeof(name));
+    habana_sys_link_name(device_link, name, sizeof(name));
     return !strncmp(name, "hlsim", 5);
 }
 
@@ -142,7 +118,7 @@ static void hlmem_probe(const hlmem_abi_t *abi, int index)
         return;
     }
 
-    hlmem_link_name(link, dev->parent, sizeof(dev->parent));
+    habana_sys_link_name(link, dev->parent, sizeof(dev->parent));
     dev->abi  = abi;
     dev->rdev = st.st_rdev;
     dev->fd   = -1;
@@ -171,27 +147,7 @@ int hlmem_device_count(void)
 /* The runtime may already hold the single compute open of the device */
 static int hlmem_find_open_fd(const hlmem_device_t *dev)
 {
-    struct dirent *entry;
-    struct stat st;
-    int fd, found = -1;
-    DIR *dir;
-
-    dir = opendir("/proc/self/fd");
-    if (dir == NULL) {
-        return -1;
-    }
-
-    while ((found < 0) && ((entry = readdir(dir)) != NULL)) {
-        fd = atoi(entry->d_name);
-        if ((entry->d_name[0] != '.') && (fd != dirfd(dir)) &&
-            (fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
-            (st.st_rdev == dev->rdev)) {
-            found = fd;
-        }
-    }
-
-    closedir(dir);
-    return found;
+    return habana_sys_find_open_fd(dev->rdev);
 }
 
 static int hlmem_query_page_size(hlmem_device_t *dev)
@@ -456,8 +412,8 @@ out:
 
 static int hlmem_in_device_range(const void *ptr)
 {
-    return ((uintptr_t)ptr >= HLMEM_VA_START) &&
-           ((uintptr_t)ptr < HLMEM_VA_END);
+    return ((uintptr_t)ptr >= HABANA_VA_START) &&
+           ((uintptr_t)ptr < HABANA_VA_END);
 }
 
 /*

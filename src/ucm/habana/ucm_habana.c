@@ -35,6 +35,7 @@
 #include "ucm_habana.h"
 #include "ucm_habana_int.h"
 
+#include <src/common/habana_uapi.h>
 #include <drm/habanalabs_accel.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -47,11 +48,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define UCM_HABANA_LEGACY_MEMORY _IOWR('H', 0x05, union hl_mem_args)
 
-/* Device VAs of Gaudi2 and later: non-canonical, never host memory */
-#define UCM_HABANA_VA_START      0x1001000000000000ull
-#define UCM_HABANA_VA_END        0x2000000000000000ull
 
 typedef int (*ucm_habana_ioctl_func_t)(int fd, unsigned long request, ...);
 typedef int (*ucm_habana_close_func_t)(int fd);
@@ -237,7 +234,7 @@ static void ucm_habana_on_map(int fd, uint64_t handle, uint64_t va)
     ucm_habana_entry_t *entry;
     size_t size = 0;
 
-    if ((va < UCM_HABANA_VA_START) || (va >= UCM_HABANA_VA_END)) {
+    if ((va < HABANA_VA_START) || (va >= HABANA_VA_END)) {
         return; /* Gaudi1 physical addresses: not supported */
     }
 
@@ -502,7 +499,7 @@ void ucm_habana_deferred_stats(ucm_habana_deferred_stats_t *stats)
 static int ucm_habana_is_memory_request(unsigned long request)
 {
     return (request == DRM_IOCTL_HL_MEMORY) ||
-           (request == UCM_HABANA_LEGACY_MEMORY);
+           (request == HABANA_LEGACY_MEMORY);
 }
 
 /* The driver refuses to unmap an exported mapping: EINVAL ("memory is
@@ -844,8 +841,8 @@ static void ucm_habana_get_existing_alloc(ucm_event_handler_t *handler)
     pthread_mutex_unlock(&ucm_habana.lock);
 
     ucm_event_enter();
-    ucm_habana_report(handler, UCM_HABANA_VA_START,
-                      UCM_HABANA_VA_END - UCM_HABANA_VA_START);
+    ucm_habana_report(handler, HABANA_VA_START,
+                      HABANA_VA_END - HABANA_VA_START);
     for (i = 0; i < count; ++i) {
         ucm_habana_report(handler, known[i].va, known[i].size);
     }

@@ -8,6 +8,8 @@
 
 #include "habana_abi.h"
 
+#include <src/common/habana_uapi.h>
+
 #include <ucs/debug/log_def.h>
 #include <ucs/sys/math.h>
 #include <drm/habanalabs_accel.h>
@@ -23,8 +25,8 @@
  * The misc generation uses the same structures for every field read or
  * written here (same sizes, same offsets); only the ioctl numbers differ.
  */
-#define UCT_HABANA_LEGACY_INFO   _IOWR('H', 0x01, struct hl_info_args)
-#define UCT_HABANA_LEGACY_MEMORY _IOWR('H', 0x05, union hl_mem_args)
+#define UCT_HABANA_LEGACY_INFO   HABANA_LEGACY_INFO
+#define UCT_HABANA_LEGACY_MEMORY HABANA_LEGACY_MEMORY
 
 const uct_habana_abi_t uct_habana_abi_accel = {
     .name             = "accel",

@@ -8,6 +8,8 @@
 
 #include "habana_dev.h"
 
+#include <src/common/habana_sys.h>
+
 #include <ucs/debug/log_def.h>
 #include <kernel/include/uapi/hlsim.h>
 #include <dirent.h>
@@ -41,28 +43,6 @@ static void uct_habana_dev_sysfs_path(const uct_habana_dev_t *dev,
     }
 }
 
-/* Last path component of a sysfs symlink, or "" */
-static void uct_habana_dev_link_name(const char *path, char *name,
-                                     size_t max)
-{
-    char target[PATH_MAX];
-    const char *base;
-    ssize_t len;
-
-    name[0] = '\0';
-    len     = readlink(path, target, sizeof(target) - 1);
-    if (len <= 0) {
-        return;
-    }
-
-    target[len] = '\0';
-    base        = strrchr(target, '/');
-    base        = (base != NULL) ? base + 1 : target;
-    if (strlen(base) < max) {
-        strcpy(name, base);
-    }
-}
-
 /* hlsim registers faux devices, which have no driver of their own: they
  * are recognized by their device name */
 static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
@@ -71,7 +51,7 @@ static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
     const char **known;
 
     uct_habana_dev_sysfs_path(dev, "driver", path, sizeof(path));
-    uct_habana_dev_link_name(path, driver, sizeof(driver));
+    habana_sys_link_name(path, driver, sizeof(driver));
     for (known = uct_habana_drivers; *known != NULL; ++known) {
         if (!strcmp(driver, *known)) {
             return 1;
@@ -79,7 +59,7 @@ static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
     }
 
     uct_habana_dev_sysfs_path(dev, NULL, path, sizeof(path));
-    uct_habana_dev_link_name(path, device, sizeof(device));
+    habana_sys_link_name(path, device, sizeof(device));
     if (!strncmp(device, HLSIM_DRIVER_NAME, strlen(HLSIM_DRIVER_NAME))) {
         return 1;
     }
@@ -124,7 +104,7 @@ static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
     dev->sys_dev   = UCS_SYS_DEVICE_ID_UNKNOWN;
     dev->numa_node = uct_habana_dev_read_numa(dev);
     uct_habana_dev_sysfs_path(dev, NULL, path, sizeof(path));
-    uct_habana_dev_link_name(path, parent, sizeof(parent));
+    habana_sys_link_name(path, parent, sizeof(parent));
     if (!uct_habana_dev_is_pci_bdf(parent)) {
         dev->bus_id[0] = '\0';
         ucs_debug("habana: %s is not a PCI device ('%s')", dev->name,
@@ -144,36 +124,12 @@ static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
     ucs_topo_sys_device_set_name(dev->sys_dev, dev->name, 10);
 }
 
-/* Find a descriptor of this process that already refers to the compute
- * node: the device allows only one compute open, which the application's
- * runtime usually holds. */
+/* A descriptor of this process that already refers to the compute node:
+ * the device allows only one compute open, which the application's runtime
+ * usually holds. */
 static int uct_habana_dev_find_open_fd(const uct_habana_dev_t *dev)
 {
-    struct dirent *entry;
-    struct stat st;
-    DIR *dir;
-    int fd, found = -1;
-
-    dir = opendir("/proc/self/fd");
-    if (dir == NULL) {
-        ucs_debug("habana: opendir(/proc/self/fd) failed: %m");
-        return -1;
-    }
-
-    while ((found < 0) && ((entry = readdir(dir)) != NULL)) {
-        fd = atoi(entry->d_name);
-        if ((entry->d_name[0] == '.') || (fd == dirfd(dir))) {
-            continue;
-        }
-
-        if ((fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
-            (st.st_rdev == dev->rdev)) {
-            found = fd;
-        }
-    }
-
-    closedir(dir);
-    return found;
+    return habana_sys_find_open_fd(dev->rdev);
 }
 
 static int uct_habana_dev_fd_is_compute(const uct_habana_dev_t *dev, int fd)

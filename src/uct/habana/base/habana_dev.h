@@ -7,6 +7,8 @@
 
 #include "habana_abi.h"
 
+#include <src/common/habana_uapi.h>
+
 #include <ucs/sys/topo/base/topo.h>
 #include <pthread.h>
 #include <sys/types.h>
@@ -14,12 +16,9 @@
 #define UCT_HABANA_MAX_DEVICES  16
 #define UCT_HABANA_DEV_NAME_MAX 16
 
-/*
- * Gaudi2 and later map device memory at these device virtual addresses;
- * they are non-canonical on x86-64, so they never alias host memory.
- */
-#define UCT_HABANA_VA_START     0x1001000000000000ull
-#define UCT_HABANA_VA_END       0x2000000000000000ull
+/* Device VAs of Gaudi2 and later (src/common/habana_uapi.h) */
+#define UCT_HABANA_VA_START     HABANA_VA_START
+#define UCT_HABANA_VA_END       HABANA_VA_END
 
 /*
  * The compute context of one device in this process: one per device node,

@@ -1,0 +1,20 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * libhabana_common: the few system lookups every part of the project needs
+ * (internal convenience library, never installed).
+ */
+#ifndef HABANA_SYS_H_
+#define HABANA_SYS_H_
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The last path component of the symlink @path into @name, or "" */
+void habana_sys_link_name(const char *path, char *name, size_t max);
+
+/* A descriptor of this process open on the character device @rdev, or -1 */
+int habana_sys_find_open_fd(dev_t rdev);
+
+#endif
