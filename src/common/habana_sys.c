@@ -7,13 +7,49 @@
 #endif
 
 #include "habana_sys.h"
+#include "habana_uapi.h"
+
+#include <kernel/include/uapi/hlsim.h>
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+const habana_uapi_gen_t habana_uapi_accel = {
+    .name             = "accel",
+    .compute_fmt      = HABANA_ACCEL_COMPUTE_FMT,
+    .control_fmt      = HABANA_ACCEL_CONTROL_FMT,
+    .sysfs_fmt        = HABANA_ACCEL_SYSFS_FMT,
+    .info_cmd         = DRM_IOCTL_HL_INFO,
+    .memory_cmd       = DRM_IOCTL_HL_MEMORY,
+    .copy_cmd         = HLSIM_IOCTL_DMA_COPY,
+    .legacy_info_cmd  = HABANA_LEGACY_INFO,
+    .export_by_handle = 0,
+    .check_driver     = 1
+};
+
+const habana_uapi_gen_t habana_uapi_misc = {
+    .name             = "misc",
+    .compute_fmt      = HABANA_MISC_COMPUTE_FMT,
+    .control_fmt      = HABANA_MISC_CONTROL_FMT,
+    .sysfs_fmt        = HABANA_MISC_SYSFS_FMT,
+    .info_cmd         = HABANA_LEGACY_INFO,
+    .memory_cmd       = HABANA_LEGACY_MEMORY,
+    .copy_cmd         = HLSIM_IOCTL_DMA_COPY_LEGACY,
+    .legacy_info_cmd  = 0,
+    .export_by_handle = 1,
+    .check_driver     = 0
+};
+
+const habana_uapi_gen_t *const habana_uapi_gens[] = {
+    &habana_uapi_accel,
+    &habana_uapi_misc,
+    NULL
+};
 
 void habana_sys_link_name(const char *path, char *name, size_t max)
 {
@@ -33,6 +69,24 @@ void habana_sys_link_name(const char *path, char *name, size_t max)
     if (strlen(base) < max) {
         memcpy(name, base, strlen(base) + 1);
     }
+}
+
+int habana_sys_is_habana(const char *device_link, char *driver, size_t max)
+{
+    static const char *known[] = {"habanalabs", HLSIM_DRIVER_NAME, NULL};
+    char path[PATH_MAX + 8], device[NAME_MAX + 1];
+    const char **name;
+
+    snprintf(path, sizeof(path), "%.*s/driver", PATH_MAX - 1, device_link);
+    habana_sys_link_name(path, driver, max);
+    for (name = known; *name != NULL; ++name) {
+        if (!strcmp(driver, *name)) {
+            return 1;
+        }
+    }
+
+    habana_sys_link_name(device_link, device, sizeof(device));
+    return !strncmp(device, HLSIM_DRIVER_NAME, strlen(HLSIM_DRIVER_NAME));
 }
 
 int habana_sys_find_open_fd(dev_t rdev)

@@ -14,6 +14,13 @@
 /* The last path component of the symlink @path into @name, or "" */
 void habana_sys_link_name(const char *path, char *name, size_t max);
 
+/*
+ * Is the class device at @device_link (sysfs) a Habana device: driven by
+ * habanalabs or hlsim, or one of hlsim's faux devices (no driver)?  Fills
+ * @driver with the driver's name ("" without one).
+ */
+int habana_sys_is_habana(const char *device_link, char *driver, size_t max);
+
 /* A descriptor of this process open on the character device @rdev, or -1 */
 int habana_sys_find_open_fd(dev_t rdev);
 

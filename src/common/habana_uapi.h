@@ -38,6 +38,26 @@
 
 #define HABANA_MAX_DEVICES       16
 
+/* One generation of the uapi: its nodes and ioctl numbers */
+typedef struct habana_uapi_gen {
+    const char    *name;
+    const char    *compute_fmt;     /* compute node, %d = device index */
+    const char    *control_fmt;     /* control node (INFO only) */
+    const char    *sysfs_fmt;       /* class device directory */
+    unsigned long info_cmd;
+    unsigned long memory_cmd;
+    unsigned long copy_cmd;         /* hlsim DMA-copy extension */
+    unsigned long legacy_info_cmd;  /* 'H' numbers on the same node, or 0 */
+    int           export_by_handle; /* {handle, mem_size}, else {addr, ...} */
+    int           check_driver;     /* node names shared with other drivers */
+} habana_uapi_gen_t;
+
+/* libhabana_common: accel (Linux >= 6.3), misc (5.16-6.2) */
+extern const habana_uapi_gen_t habana_uapi_accel;
+extern const habana_uapi_gen_t habana_uapi_misc;
+/* both, newest first, NULL-terminated */
+extern const habana_uapi_gen_t *const habana_uapi_gens[];
+
 static inline int habana_va_in_range(unsigned long long va)
 {
     return (va >= HABANA_VA_START) && (va < HABANA_VA_END);

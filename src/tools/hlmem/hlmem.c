@@ -31,22 +31,7 @@
 #define HLMEM_BOUNCE_SIZE (1024 * 1024)
 
 
-typedef struct {
-    const char    *compute_fmt;
-    const char    *sysfs_fmt;   /* sysfs device link */
-    int           check_driver; /* node names shared with other drivers */
-    int           export_by_handle; /* old uapi: {handle, mem_size} */
-    unsigned long info_cmd;
-    unsigned long memory_cmd;
-    unsigned long copy_cmd;
-} hlmem_abi_t;
-
-static const hlmem_abi_t hlmem_abis[] = {
-    {"/dev/accel/accel%d", "/sys/class/accel/accel%d/device", 1, 0,
-     DRM_IOCTL_HL_INFO, DRM_IOCTL_HL_MEMORY, HLSIM_IOCTL_DMA_COPY},
-    {"/dev/hl%d", "/sys/class/habanalabs/hl%d/device", 0, 1,
-     HABANA_LEGACY_INFO, HABANA_LEGACY_MEMORY, HLSIM_IOCTL_DMA_COPY_LEGACY}
-};
+typedef habana_uapi_gen_t hlmem_abi_t;
 
 typedef struct {
     const hlmem_abi_t *abi;
@@ -87,25 +72,10 @@ static int hlmem_ioctl(int fd, unsigned long cmd, void *arg)
     return (ret < 0) ? -errno : 0;
 }
 
-/* habanalabs devices, and hlsim's faux devices (which have no driver) */
-static int hlmem_device_is_habana(const char *device_link)
-{
-    char link[PATH_MAX + 8], name[NAME_MAX + 1];
-
-    snprintf(link, sizeof(link), "%.*s/driver", PATH_MAX - 1, device_link);
-    habana_sys_link_name(link, name, sizeof(name));
-    if (!strcmp(name, "habanalabs") || !strcmp(name, "hlsim")) {
-        return 1;
-    }
-
-    habana_sys_link_name(device_link, name, sizeof(name));
-    return !strncmp(name, "hlsim", 5);
-}
-
 static void hlmem_probe(const hlmem_abi_t *abi, int index)
 {
     hlmem_device_t *dev = &hlmem.devices[hlmem.num_devices];
-    char link[PATH_MAX];
+    char link[PATH_MAX], driver[NAME_MAX + 1];
     struct stat st;
 
     snprintf(dev->path, sizeof(dev->path), abi->compute_fmt, index);
@@ -114,7 +84,8 @@ static void hlmem_probe(const hlmem_abi_t *abi, int index)
     }
 
     snprintf(link, sizeof(link), abi->sysfs_fmt, index);
-    if (abi->check_driver && !hlmem_device_is_habana(link)) {
+    if (abi->check_driver &&
+        !habana_sys_is_habana(link, driver, sizeof(driver))) {
         return;
     }
 
@@ -127,13 +98,13 @@ static void hlmem_probe(const hlmem_abi_t *abi, int index)
 
 static void hlmem_discover(void)
 {
-    unsigned i;
+    const hlmem_abi_t *const *abi;
     int index;
 
-    for (i = 0; i < sizeof(hlmem_abis) / sizeof(hlmem_abis[0]); ++i) {
+    for (abi = habana_uapi_gens; *abi != NULL; ++abi) {
         for (index = 0; (index < HLMEM_MAX_DEVICES) &&
                         (hlmem.num_devices < HLMEM_MAX_DEVICES); ++index) {
-            hlmem_probe(&hlmem_abis[i], index);
+            hlmem_probe(*abi, index);
         }
     }
 }

@@ -28,30 +28,6 @@
 #define UCT_HABANA_LEGACY_INFO   HABANA_LEGACY_INFO
 #define UCT_HABANA_LEGACY_MEMORY HABANA_LEGACY_MEMORY
 
-const uct_habana_abi_t uct_habana_abi_accel = {
-    .name             = "accel",
-    .compute_fmt      = "/dev/accel/accel%d",
-    .control_fmt      = "/dev/accel/accel_controlD%d",
-    .sysfs_fmt        = "/sys/class/accel/accel%d/device",
-    .info_cmd         = DRM_IOCTL_HL_INFO,
-    .memory_cmd       = DRM_IOCTL_HL_MEMORY,
-    .copy_cmd         = HLSIM_IOCTL_DMA_COPY,
-    .legacy_info_cmd  = UCT_HABANA_LEGACY_INFO,
-    .export_by_handle = 0
-};
-
-const uct_habana_abi_t uct_habana_abi_misc = {
-    .name             = "misc",
-    .compute_fmt      = "/dev/hl%d",
-    .control_fmt      = "/dev/hl_controlD%d",
-    .sysfs_fmt        = "/sys/class/habanalabs/hl%d/device",
-    .info_cmd         = UCT_HABANA_LEGACY_INFO,
-    .memory_cmd       = UCT_HABANA_LEGACY_MEMORY,
-    .copy_cmd         = HLSIM_IOCTL_DMA_COPY_LEGACY,
-    .legacy_info_cmd  = 0,
-    .export_by_handle = 1
-};
-
 /*
  * EAGAIN: the driver is momentarily out of a resource.  Retried with a
  * pause doubling from 1 us to 1 ms, at most this many times (about 10 ms

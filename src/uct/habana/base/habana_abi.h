@@ -11,25 +11,14 @@
 #ifndef UCT_HABANA_ABI_H_
 #define UCT_HABANA_ABI_H_
 
+#include <src/common/habana_uapi.h>
 #include <ucs/config/types.h>
 #include <ucs/type/status.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct uct_habana_abi {
-    const char    *name;
-    const char    *compute_fmt;    /* compute node, %d = device index */
-    const char    *control_fmt;    /* control node (INFO only) */
-    const char    *sysfs_fmt;      /* class device directory */
-    unsigned long info_cmd;
-    unsigned long memory_cmd;
-    unsigned long copy_cmd;        /* hlsim DMA-copy extension */
-    unsigned long legacy_info_cmd; /* 'H' numbers on the same node, or 0 */
-    int           export_by_handle;
-} uct_habana_abi_t;
-
-extern const uct_habana_abi_t uct_habana_abi_accel;
-extern const uct_habana_abi_t uct_habana_abi_misc;
+/* The generations' tables live in libhabana_common (habana_uapi.h) */
+typedef habana_uapi_gen_t uct_habana_abi_t;
 
 /* Device properties read through HL_INFO_HW_IP_INFO */
 typedef struct uct_habana_hw_info {

@@ -23,14 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Kernel drivers whose accel nodes speak the habanalabs uapi */
-static const char *uct_habana_drivers[] = {"habanalabs", "hlsim", NULL};
-
-static const uct_habana_abi_t *uct_habana_abis[] = {
-    &uct_habana_abi_accel,
-    &uct_habana_abi_misc,
-    NULL
-};
 
 static void uct_habana_dev_sysfs_path(const uct_habana_dev_t *dev,
                                       const char *leaf, char *buf,
@@ -43,24 +35,13 @@ static void uct_habana_dev_sysfs_path(const uct_habana_dev_t *dev,
     }
 }
 
-/* hlsim registers faux devices, which have no driver of their own: they
- * are recognized by their device name */
+/* Accel node names are shared with other drivers */
 static int uct_habana_dev_driver_known(const uct_habana_dev_t *dev)
 {
-    char path[PATH_MAX], driver[64], device[64];
-    const char **known;
-
-    uct_habana_dev_sysfs_path(dev, "driver", path, sizeof(path));
-    habana_sys_link_name(path, driver, sizeof(driver));
-    for (known = uct_habana_drivers; *known != NULL; ++known) {
-        if (!strcmp(driver, *known)) {
-            return 1;
-        }
-    }
+    char path[PATH_MAX], driver[64];
 
     uct_habana_dev_sysfs_path(dev, NULL, path, sizeof(path));
-    habana_sys_link_name(path, device, sizeof(device));
-    if (!strncmp(device, HLSIM_DRIVER_NAME, strlen(HLSIM_DRIVER_NAME))) {
+    if (habana_sys_is_habana(path, driver, sizeof(driver))) {
         return 1;
     }
 
@@ -340,7 +321,7 @@ static ucs_status_t uct_habana_dev_probe(uct_habana_dev_t *dev,
     }
 
     dev->rdev = st.st_rdev;
-    if ((abi == &uct_habana_abi_accel) && !uct_habana_dev_driver_known(dev)) {
+    if (abi->check_driver && !uct_habana_dev_driver_known(dev)) {
         return UCS_ERR_NO_DEVICE;
     }
 
@@ -372,12 +353,12 @@ static ucs_status_t uct_habana_dev_probe(uct_habana_dev_t *dev,
 
 ucs_status_t uct_habana_dev_list_discover(uct_habana_dev_list_t *list)
 {
-    const uct_habana_abi_t **abi;
+    const uct_habana_abi_t *const *abi;
     uct_habana_dev_t *dev;
     int index;
 
     list->count = 0;
-    for (abi = uct_habana_abis; *abi != NULL; ++abi) {
+    for (abi = habana_uapi_gens; *abi != NULL; ++abi) {
         for (index = 0; index < UCT_HABANA_MAX_DEVICES; ++index) {
             if (list->count == UCT_HABANA_MAX_DEVICES) {
                 return UCS_OK;
