@@ -33,6 +33,7 @@
 #endif
 
 #include "ucm_habana.h"
+#include "ucm_habana_priv.h"
 #include "ucm_habana_int.h"
 
 #include <src/common/habana_uapi.h>
@@ -50,58 +51,11 @@
 
 
 
-typedef int (*ucm_habana_ioctl_func_t)(int fd, unsigned long request, ...);
-typedef int (*ucm_habana_close_func_t)(int fd);
-
-/* An allocation: handle -> size, per compute descriptor */
-typedef struct {
-    int      fd;
-    uint64_t handle;
-    size_t   size;
-    int      exported; /* a dma-buf of it (or of a mapping) was exported */
-} ucm_habana_alloc_t;
-
-typedef struct {
-    ucm_habana_mapping_t mapping;
-    dev_t                rdev;     /* device of fd when mapped */
-    int                  exported; /* a dma-buf of it was exported */
-} ucm_habana_entry_t;
-
-/* First retry of a refused unmap after 1 ms, then twice as late, up to 1 s:
- * the driver logs every refusal */
-#define UCM_HABANA_RETRY_MIN_NS 1000000ull
-#define UCM_HABANA_RETRY_MAX_NS 1000000000ull
-
-/* An unmap or free the driver refused while a dma-buf was alive */
-typedef struct {
-    int           fd;
-    dev_t         rdev;
-    unsigned long request;      /* the application's memory ioctl number */
-    uint64_t      va;
-    uint64_t      handle;
-    int           unmap_pending;
-    int           free_pending; /* the application freed the handle */
-    uint64_t      next_try_ns;
-    uint64_t      delay_ns;
-} ucm_habana_deferred_t;
-
-static struct {
-    pthread_mutex_t         lock;
-    ucm_habana_ioctl_func_t orig_ioctl;
-    ucm_habana_close_func_t orig_close;
-    uint64_t                last_id;  /* of the newest mapping */
-    ucm_habana_alloc_t      *allocs;
-    unsigned                num_allocs, max_allocs;
-    ucm_habana_entry_t      *maps;
-    unsigned                num_maps, max_maps;
-    ucm_habana_deferred_t   *deferred;
-    unsigned                num_deferred, max_deferred;
-    uint64_t                total_deferred;
-} ucm_habana = {
+ucm_habana_state_t ucm_habana = {
     .lock = PTHREAD_MUTEX_INITIALIZER
 };
 
-static int ucm_habana_grow(void **array, unsigned *max, size_t elem_size)
+int ucm_habana_grow(void **array, unsigned *max, size_t elem_size)
 {
     unsigned new_max = (*max == 0) ? 32 : (2 * *max);
     void *new_array  = realloc(*array, new_max * elem_size);
@@ -115,7 +69,7 @@ static int ucm_habana_grow(void **array, unsigned *max, size_t elem_size)
     return 0;
 }
 
-static dev_t ucm_habana_fd_rdev(int fd)
+dev_t ucm_habana_fd_rdev(int fd)
 {
     struct stat st;
 
@@ -144,7 +98,7 @@ static void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va,
     ucm_event_leave();
 }
 
-static ucm_habana_alloc_t *ucm_habana_alloc_find(int fd, uint64_t handle)
+ucm_habana_alloc_t *ucm_habana_alloc_find(int fd, uint64_t handle)
 {
     unsigned i;
 
@@ -352,148 +306,6 @@ static int ucm_habana_after_unmap(int fd, unsigned long request, uint64_t va,
 out:
     pthread_mutex_unlock(&ucm_habana.lock);
     return deferred;
-}
-
-static uint64_t ucm_habana_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int ucm_habana_driver_memory(const ucm_habana_deferred_t *d,
-                                    uint32_t op)
-{
-    union hl_mem_args args;
-
-    memset(&args, 0, sizeof(args));
-    args.in.op = op;
-    if (op == HL_MEM_OP_UNMAP) {
-        args.in.unmap.device_virt_addr = d->va;
-    } else {
-        args.in.free.handle = d->handle;
-    }
-    return ucm_habana.orig_ioctl(d->fd, d->request, &args);
-}
-
-/* Lock held.  Returns 1 when @d is done (or its context is gone). */
-static int ucm_habana_deferred_retry_one(ucm_habana_deferred_t *d,
-                                         uint64_t now, int force)
-{
-    if (ucm_habana_fd_rdev(d->fd) != d->rdev) {
-        return 1; /* closed: the context and its memory go with the last
-                     dma-buf reference */
-    }
-
-    if (!force && (now < d->next_try_ns)) {
-        return 0;
-    }
-
-    if (d->unmap_pending) {
-        if (ucm_habana_driver_memory(d, HL_MEM_OP_UNMAP) != 0) {
-            goto later;
-        }
-        d->unmap_pending = 0;
-    }
-
-    if (d->free_pending &&
-        (ucm_habana_driver_memory(d, HL_MEM_OP_FREE) != 0) &&
-        ((errno == EINVAL) || (errno == EBUSY))) {
-        goto later; /* exported by handle: still referenced */
-    }
-
-    return !d->unmap_pending;
-
-later:
-    d->next_try_ns = now + d->delay_ns;
-    d->delay_ns    = (d->delay_ns * 2 < UCM_HABANA_RETRY_MAX_NS) ?
-                     (d->delay_ns * 2) : UCM_HABANA_RETRY_MAX_NS;
-    return 0;
-}
-
-static unsigned ucm_habana_deferred_retry(int force)
-{
-    uint64_t now = ucm_habana_now_ns();
-    unsigned i, pending;
-
-    pthread_mutex_lock(&ucm_habana.lock);
-    for (i = 0; i < ucm_habana.num_deferred;) {
-        if (ucm_habana_deferred_retry_one(&ucm_habana.deferred[i], now,
-                                          force)) {
-            ucm_habana.deferred[i] =
-                    ucm_habana.deferred[--ucm_habana.num_deferred];
-        } else {
-            ++i;
-        }
-    }
-    pending = ucm_habana.num_deferred;
-    pthread_mutex_unlock(&ucm_habana.lock);
-    return pending;
-}
-
-/* A FREE the driver refused because the allocation is exported (by
- * handle): retried like a deferred unmap.  Returns 1 if deferred. */
-static int ucm_habana_defer_refused_free(int fd, unsigned long request,
-                                         uint64_t handle)
-{
-    ucm_habana_alloc_t *alloc;
-    ucm_habana_deferred_t *d;
-    int deferred = 0;
-
-    pthread_mutex_lock(&ucm_habana.lock);
-    alloc = ucm_habana_alloc_find(fd, handle);
-    if ((alloc != NULL) && alloc->exported &&
-        ((ucm_habana.num_deferred < ucm_habana.max_deferred) ||
-         (ucm_habana_grow((void**)&ucm_habana.deferred,
-                          &ucm_habana.max_deferred, sizeof(*d)) == 0))) {
-        d                = &ucm_habana.deferred[ucm_habana.num_deferred++];
-        d->fd            = fd;
-        d->rdev          = ucm_habana_fd_rdev(fd);
-        d->request       = request;
-        d->va            = 0;
-        d->handle        = handle;
-        d->unmap_pending = 0;
-        d->free_pending  = 1;
-        d->delay_ns      = UCM_HABANA_RETRY_MIN_NS;
-        d->next_try_ns   = 0;
-        ++ucm_habana.total_deferred;
-        deferred         = 1;
-    }
-    pthread_mutex_unlock(&ucm_habana.lock);
-    return deferred;
-}
-
-/* FREE of a handle whose unmap is deferred: deferred with it */
-static int ucm_habana_defer_free(int fd, uint64_t handle)
-{
-    ucm_habana_deferred_t *d;
-    int deferred = 0;
-
-    pthread_mutex_lock(&ucm_habana.lock);
-    for (d = ucm_habana.deferred;
-         d < ucm_habana.deferred + ucm_habana.num_deferred; ++d) {
-        if ((d->fd == fd) && (d->handle == handle) && !d->free_pending) {
-            d->free_pending = 1;
-            deferred        = 1;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&ucm_habana.lock);
-    return deferred;
-}
-
-unsigned ucm_habana_deferred_flush(void)
-{
-    return (ucm_habana.orig_ioctl != NULL) ? ucm_habana_deferred_retry(1) : 0;
-}
-
-void ucm_habana_deferred_stats(ucm_habana_deferred_stats_t *stats)
-{
-    pthread_mutex_lock(&ucm_habana.lock);
-    stats->deferred = ucm_habana.total_deferred;
-    stats->pending  = ucm_habana.num_deferred;
-    pthread_mutex_unlock(&ucm_habana.lock);
 }
 
 static int ucm_habana_is_memory_request(unsigned long request)
