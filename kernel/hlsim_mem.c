@@ -69,7 +69,7 @@ int hlsim_mem_check_params(void)
 	if (!max_allocs_per_ctx || max_allocs_per_ctx > HLSIM_MAX_LIMIT ||
 	    !max_maps_per_ctx || max_maps_per_ctx > HLSIM_MAX_LIMIT ||
 	    !max_maps_per_alloc || max_maps_per_alloc > HLSIM_MAX_LIMIT) {
-		pr_err("hlsim: max_allocs_per_ctx, max_maps_per_ctx and max_maps_per_alloc must be 1..%u\n",
+		pr_err("hlsim: max_allocs_per_ctx, max_maps_per_ctx and max_maps_per_alloc must be 1..%lu\n",
 		       HLSIM_MAX_LIMIT);
 		return -EINVAL;
 	}
