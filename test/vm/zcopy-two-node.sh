@@ -169,7 +169,8 @@ hlmpi() {
 		echo "$name: exit $rc"; tail -n 30 "$log" | sed 's/^/    /'
 		return 1
 	fi
-	grep "habana: .*staged\|habana: UCX_HABANA" "$log" | sort -u | cut -c1-300
+	grep "habana: .*staged through\|habana: UCX_HABANA" "$log" |
+		sort -u | cut -c1-300
 	proto_table "from gaudi" <"$log"
 	echo "$name: staged_bytes=$(staged_bytes "$log")" \
 	     "exports=$(counter exports "$log")" \
