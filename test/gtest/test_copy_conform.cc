@@ -8,7 +8,7 @@
  * transient driver errors.  Named habana_md_* so that the runner runs it in
  * every hl_double configuration.
  */
-#include "habana_fixture.h"
+#include "copy_fixture.h"
 
 extern "C" {
 #include <src/uct/habana/base/habana_uct_int.h> /* is_reachable_v2 params */
@@ -30,27 +30,6 @@ extern "C" {
 
 namespace {
 
-const size_t CHUNK = 64 * 1024;
-
-struct conform_comp {
-    uct_completion_t uct;
-    unsigned         calls  = 0;
-    ucs_status_t     status = UCS_OK;
-
-    conform_comp()
-    {
-        uct.func   = callback;
-        uct.count  = 1;
-        uct.status = UCS_OK;
-    }
-
-    static void callback(uct_completion_t *self)
-    {
-        conform_comp *comp = ucs_container_of(self, conform_comp, uct);
-        ++comp->calls;
-        comp->status = self->status;
-    }
-};
 
 /* A pending request running @func on each dispatch */
 struct conform_pending {
@@ -70,15 +49,6 @@ struct conform_pending {
         return req->func();
     }
 };
-
-std::vector<char> conform_pattern(size_t size, unsigned seed)
-{
-    std::vector<char> data(size);
-    for (size_t i = 0; i < size; ++i) {
-        data[i] = (char)(i * 13 + seed * 5 + (i >> 10));
-    }
-    return data;
-}
 
 /* UCX's public v2 call (uct_v2.h is not installed) */
 extern "C" int uct_iface_is_reachable_v2(
@@ -150,150 +120,7 @@ std::vector<std::string> trace_data_capture::s_lines;
 
 } // namespace
 
-class habana_md_copy_conform : public habana_md {
-protected:
-    void SetUp() override
-    {
-        habana_md::SetUp();
-        if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
-            GTEST_SKIP() << "no device in this configuration";
-        }
-        open_md("try");
-        ASSERT_EQ(UCS_OK, ucs_async_context_create(
-                                  UCS_ASYNC_MODE_THREAD_SPINLOCK, &m_async));
-        ASSERT_EQ(UCS_OK, uct_worker_create(m_async, UCS_THREAD_MODE_SINGLE,
-                                            &m_worker));
-    }
-
-    void TearDown() override
-    {
-        close_iface();
-        for (dev_buffer &buf : m_bufs) {
-            dev_buffer_free(&buf);
-        }
-        m_bufs.clear();
-        if (m_worker != NULL) {
-            uct_worker_destroy(m_worker);
-        }
-        if (m_async != NULL) {
-            ucs_async_context_destroy(m_async);
-        }
-        habana_md::TearDown();
-    }
-
-    void open_iface(std::vector<std::pair<const char*, const char*>> opts =
-                            {})
-    {
-        uct_iface_config_t *config;
-        ASSERT_EQ(UCS_OK, uct_md_iface_config_read(m_md, "habana", NULL, NULL,
-                                                   &config));
-        opts.insert(opts.begin(), {{"HABANA_COPY_ASYNC_THRESH", "64k"},
-                                   {"HABANA_COPY_MAX_OUTSTANDING", "64"}});
-        for (auto &opt : opts) {
-            ASSERT_EQ(UCS_OK, uct_config_modify(config, opt.first,
-                                                opt.second))
-                    << opt.first;
-        }
-
-        uct_iface_params_t params = {};
-        params.field_mask           = UCT_IFACE_PARAM_FIELD_OPEN_MODE |
-                                      UCT_IFACE_PARAM_FIELD_DEVICE;
-        params.open_mode            = UCT_IFACE_OPEN_MODE_DEVICE;
-        params.mode.device.tl_name  = "habana";
-        params.mode.device.dev_name = "habana0";
-        ucs_status_t status = uct_iface_open(m_md, m_worker, &params, config,
-                                             &m_iface);
-        uct_config_release(config);
-        ASSERT_EQ(UCS_OK, status);
-        uct_iface_progress_enable(m_iface,
-                                  UCT_PROGRESS_SEND | UCT_PROGRESS_RECV);
-
-        ASSERT_EQ(UCS_OK, uct_iface_query(m_iface, &m_attr));
-        m_dev_addr.resize(m_attr.device_addr_len + 1);
-        m_iface_addr.resize(m_attr.iface_addr_len + 1);
-        ASSERT_EQ(UCS_OK, uct_iface_get_device_address(
-                                  m_iface,
-                                  (uct_device_addr_t*)m_dev_addr.data()));
-        ASSERT_EQ(UCS_OK, uct_iface_get_address(
-                                  m_iface,
-                                  (uct_iface_addr_t*)m_iface_addr.data()));
-
-        uct_ep_params_t ep_params = {};
-        ep_params.field_mask = UCT_EP_PARAM_FIELD_IFACE |
-                               UCT_EP_PARAM_FIELD_DEV_ADDR |
-                               UCT_EP_PARAM_FIELD_IFACE_ADDR;
-        ep_params.iface      = m_iface;
-        ep_params.dev_addr   = (const uct_device_addr_t*)m_dev_addr.data();
-        ep_params.iface_addr = (const uct_iface_addr_t*)m_iface_addr.data();
-        ASSERT_EQ(UCS_OK, uct_ep_create(&ep_params, &m_ep));
-    }
-
-    void close_iface()
-    {
-        if (m_ep != NULL) {
-            uct_ep_pending_purge(m_ep, NULL, NULL);
-            uct_ep_destroy(m_ep);
-            m_ep = NULL;
-        }
-        if (m_iface != NULL) {
-            uct_iface_close(m_iface);
-            m_iface = NULL;
-        }
-    }
-
-    void *dev_alloc(size_t size)
-    {
-        dev_buffer buf;
-        EXPECT_TRUE(dev_buffer_alloc(0, size, &buf)) << strerror(errno);
-        m_bufs.push_back(buf);
-        return buf.va;
-    }
-
-    std::vector<char> dev_read(void *va, size_t size)
-    {
-        std::vector<char> data(size);
-        for (const dev_buffer &buf : m_bufs) {
-            if (buf.va == va) {
-                EXPECT_EQ(0, dev_copy_d2h(data.data(), buf, 0, size));
-            }
-        }
-        return data;
-    }
-
-    ucs_status_t put(void *dst, const void *src, size_t length,
-                     conform_comp *comp)
-    {
-        uct_iov_t iov = {};
-        iov.buffer    = const_cast<void*>(src);
-        iov.length    = length;
-        iov.count     = 1;
-        return uct_ep_put_zcopy(m_ep, &iov, 1, (uintptr_t)dst,
-                                UCT_INVALID_RKEY,
-                                (comp != NULL) ? &comp->uct : NULL);
-    }
-
-    /* Progress the worker until @done or @seconds passed */
-    template <typename F> bool progress_until(F done, int seconds = 10)
-    {
-        auto end = std::chrono::steady_clock::now() +
-                   std::chrono::seconds(seconds);
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > end) {
-                return false;
-            }
-            uct_worker_progress(m_worker);
-        }
-        return true;
-    }
-
-    ucs_async_context_t *m_async  = NULL;
-    uct_worker_h        m_worker  = NULL;
-    uct_iface_h         m_iface   = NULL;
-    uct_ep_h            m_ep      = NULL;
-    uct_iface_attr_t    m_attr    = {};
-    std::vector<char>   m_dev_addr;
-    std::vector<char>   m_iface_addr;
-    std::vector<dev_buffer> m_bufs;
+class habana_md_copy_conform : public habana_copy_iface_test {
 };
 
 /*
@@ -307,8 +134,8 @@ TEST_F(habana_md_copy_conform, pending_inprogress_redispatched)
                                         {"HABANA_COPY_RING_FULL",
                                          "no_resource"}}));
     char *dev = (char*)dev_alloc(2 * CHUNK);
-    std::vector<char> in = conform_pattern(2 * CHUNK, 1);
-    conform_comp first, second;
+    std::vector<char> in = pattern(2 * CHUNK, 1);
+    counted_comp first, second;
 
     ASSERT_EQ(UCS_INPROGRESS, put(dev, in.data(), CHUNK, &first));
     ASSERT_EQ(UCS_ERR_NO_RESOURCE,
@@ -353,8 +180,8 @@ TEST_F(habana_md_copy_conform, pending_inprogress_keeps_ep_order)
                                         {"HABANA_COPY_RING_FULL",
                                          "no_resource"}}));
     char *dev = (char*)dev_alloc(CHUNK);
-    std::vector<char> in = conform_pattern(CHUNK, 2);
-    conform_comp first;
+    std::vector<char> in = pattern(CHUNK, 2);
+    counted_comp first;
 
     uct_ep_params_t ep_params = {};
     ep_params.field_mask = UCT_EP_PARAM_FIELD_IFACE |
@@ -455,9 +282,9 @@ TEST_F(habana_md_copy_conform, trace_data_per_put_get)
 {
     ASSERT_NO_FATAL_FAILURE(open_iface());
     char *dev = (char*)dev_alloc(2 * CHUNK);
-    std::vector<char> in = conform_pattern(2 * CHUNK, 3),
+    std::vector<char> in = pattern(2 * CHUNK, 3),
                       out(2 * CHUNK, 0);
-    conform_comp comp;
+    counted_comp comp;
     uct_iov_t iov = {};
     iov.count     = 1;
 
@@ -491,7 +318,7 @@ TEST_F(habana_md_copy_conform, trace_data_per_put_get)
                                                UCT_INVALID_RKEY, &comp.uct));
     EXPECT_EQ(1u, capture.take("PUT_ZCOPY"));
     ASSERT_TRUE(progress_until([&]() { return comp.calls == 1; }));
-    comp       = conform_comp();
+    comp       = counted_comp();
     iov.buffer = out.data();
     ASSERT_EQ(UCS_INPROGRESS, uct_ep_get_zcopy(m_ep, &iov, 1, (uintptr_t)dev,
                                                UCT_INVALID_RKEY, &comp.uct));
@@ -512,7 +339,7 @@ TEST_F(habana_md_copy_conform, copy_eagain_is_bounded)
     }
     ASSERT_NO_FATAL_FAILURE(open_iface());
     char *dev = (char*)dev_alloc(CHUNK);
-    std::vector<char> in = conform_pattern(4096, 4), out(4096, 0);
+    std::vector<char> in = pattern(4096, 4), out(4096, 0);
 
     /* transient: the copy succeeds */
     ASSERT_EQ(0, double_set("HL_DOUBLE_COPY_EAGAIN", 3));
