@@ -673,7 +673,8 @@ static const struct hld_map *va_overlap(const struct hld_ctx *ctx, uint64_t va,
 static int pick_va(const struct hld_ctx *ctx, unsigned dev, uint64_t hint,
 		   int force, uint64_t size, uint64_t *va)
 {
-	uint64_t base = HLD_DRAM_BASE + dev * HLD_VA_WINDOW;
+	uint64_t base = HLD_DRAM_BASE + (hld_cfg.shared_va ? 0 :
+					 dev * HLD_VA_WINDOW);
 	uint64_t end = base + HLD_VA_WINDOW;
 	const struct hld_map *m;
 	uint64_t start = base;
@@ -1233,6 +1234,8 @@ HLD_API int hl_double_set(const char *name, long value)
 	else if (strcmp(name, "HL_DOUBLE_UNMAP_ERRNO") == 0 &&
 		 value >= 0 && value < 4096)
 		knob = &hld_cfg.unmap_errno;
+	else if (strcmp(name, "HL_DOUBLE_SHARED_VA") == 0 && (value | 1) == 1)
+		knob = &hld_cfg.shared_va;
 	if (knob == NULL) {
 		errno = EINVAL;
 		return -1;

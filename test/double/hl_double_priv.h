@@ -42,6 +42,7 @@ struct hld_config {
 	int		no_export;
 	int		export_errno;
 	int		unmap_errno;
+	int		shared_va;	/* every device maps from one base */
 };
 
 extern struct hld_config hld_cfg;

@@ -9,6 +9,7 @@
  */
 #include "habana_fixture.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <drm/habanalabs_accel.h>
@@ -288,4 +289,72 @@ TEST_F(habana_ucm, failed_unmap_reports_the_mapping_again)
         close(a.dmabuf_fd);
     }
     EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
+}
+
+/* UCM memory-type events at one address, counted */
+static std::atomic<int> allocs_at_addr(0);
+static void *counted_addr = NULL;
+
+static void count_alloc_event(ucm_event_type_t type, ucm_event_t *event,
+                              void *arg)
+{
+    if (event->mem_type.address == counted_addr) {
+        ++allocs_at_addr;
+    }
+}
+
+/*
+ * Issue 15 item 4: each device's context has a VA space of its own, so two
+ * devices of one process map the same VAs (hlsim and habanalabs always;
+ * hl_double with HL_DOUBLE_SHARED_VA).  While both live, the address is
+ * ambiguous: no dma-buf of either (it could be the wrong device's memory).
+ * After one is freed, the other is reported to UCX again and is the
+ * answer.
+ */
+TEST_F(habana_ucm, same_va_on_two_devices)
+{
+    dev_buffer buf0, buf1;
+    ucs_status_t status;
+
+    if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
+        GTEST_SKIP() << "needs two devices";
+    }
+    if (have_double()) {
+        ASSERT_EQ(0, double_set("HL_DOUBLE_SHARED_VA", 1));
+    }
+
+    void *hint = (void*)(0x1001000000000000ull + (1ull << 30));
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf0, hint));
+    ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1, hint));
+    ASSERT_EQ(buf0.va, buf1.va) << "the devices do not share VAs";
+
+    uct_md_mem_attr_t a = query(buf0.va, PAGE, &status);
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd)
+            << "a dma-buf of one of two devices' memory at one address";
+    if (a.dmabuf_fd >= 0) {
+        close(a.dmabuf_fd);
+    }
+
+    counted_addr = buf0.va;
+    ASSERT_EQ(UCS_OK, ucm_set_event_handler(UCM_EVENT_MEM_TYPE_ALLOC, 0,
+                                            count_alloc_event, NULL));
+    allocs_at_addr = 0;
+    EXPECT_EQ(0, dev_buffer_free(&buf0)) << strerror(errno);
+    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_ALLOC, count_alloc_event,
+                            NULL);
+    EXPECT_EQ(1, allocs_at_addr.load())
+            << "device 1's mapping was not reported again";
+
+    a = query(buf1.va, PAGE, &status);
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_GE(a.dmabuf_fd, 0) << "device 1's memory has a dma-buf again";
+    if (a.dmabuf_fd >= 0) {
+        close(a.dmabuf_fd);
+    }
+    EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
+    if (have_double()) {
+        double_set("HL_DOUBLE_SHARED_VA", 0);
+    }
 }

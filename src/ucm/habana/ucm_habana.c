@@ -308,6 +308,36 @@ out:
     return deferred;
 }
 
+/*
+ * Each device's context has a VA space of its own, so two devices of one
+ * process can map the same VAs.  UCX keeps memory types by address: after
+ * the FREE of one device's mapping, what other devices still map in that
+ * range is reported again.
+ */
+static void ucm_habana_report_survivors(uint64_t va, size_t size)
+{
+    ucm_habana_mapping_t *survivors;
+    ucm_habana_entry_t *entry;
+    unsigned i, count = 0;
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    survivors = malloc((ucm_habana.num_maps + 1) * sizeof(*survivors));
+    for (i = 0; (survivors != NULL) && (i < ucm_habana.num_maps); ++i) {
+        entry = &ucm_habana.maps[i];
+        if ((entry->mapping.va < va + size) &&
+            (va < entry->mapping.va + entry->mapping.size)) {
+            survivors[count++] = entry->mapping;
+        }
+    }
+    pthread_mutex_unlock(&ucm_habana.lock);
+
+    for (i = 0; i < count; ++i) {
+        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_ALLOC, survivors[i].va,
+                            survivors[i].size);
+    }
+    free(survivors);
+}
+
 static int ucm_habana_is_memory_request(unsigned long request)
 {
     return (request == DRM_IOCTL_HL_MEMORY) ||
@@ -332,7 +362,7 @@ static int ucm_habana_unmap(int fd, unsigned long request,
 {
     uint64_t va  = args->in.unmap.device_virt_addr;
     int exported = 0;
-    int ret, err, refused;
+    int ret, err, refused, deferred;
     size_t size;
 
     size = ucm_habana_before_unmap(fd, va, &exported);
@@ -342,16 +372,19 @@ static int ucm_habana_unmap(int fd, unsigned long request,
         return ret;
     }
 
-    refused = ucm_habana_unmap_refused(ret, exported);
-    if (((ret == 0) || refused) &&
-        ucm_habana_after_unmap(fd, request, va, refused)) {
-        return 0; /* deferred */
+    refused  = ucm_habana_unmap_refused(ret, exported);
+    deferred = ((ret == 0) || refused) &&
+               ucm_habana_after_unmap(fd, request, va, refused);
+
+    /* UCX dropped [va, va + size) at the FREE: what is still mapped there
+     * (this mapping when the unmap failed, other devices' mappings) is
+     * reported again */
+    ucm_habana_report_survivors(va, size);
+    if (deferred) {
+        return 0;
     }
 
-    if (ret != 0) {
-        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_ALLOC, va, size);
-        errno = err;
-    }
+    errno = err;
     return ret;
 }
 
@@ -527,17 +560,25 @@ int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
 {
     uint64_t p = (uintptr_t)addr;
     ucm_habana_entry_t *entry;
+    dev_t found_rdev = 0;
     int found = 0;
     unsigned i;
 
     pthread_mutex_lock(&ucm_habana.lock);
     for (i = 0; i < ucm_habana.num_maps; ++i) {
         entry = &ucm_habana.maps[i];
-        if ((p >= entry->mapping.va) &&
-            (p - entry->mapping.va < entry->mapping.size) &&
-            (ucm_habana_fd_rdev(entry->mapping.fd) == entry->rdev)) {
-            *mapping = entry->mapping;
-            found    = 1;
+        if ((p < entry->mapping.va) ||
+            (p - entry->mapping.va >= entry->mapping.size) ||
+            (ucm_habana_fd_rdev(entry->mapping.fd) != entry->rdev)) {
+            continue;
+        }
+
+        if (!found) {
+            *mapping   = entry->mapping;
+            found_rdev = entry->rdev;
+            found      = 1;
+        } else if (entry->rdev != found_rdev) {
+            found = -1; /* mapped on two devices: ambiguous */
             break;
         }
     }

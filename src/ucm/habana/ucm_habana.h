@@ -55,7 +55,9 @@ ucm_habana_deferred_flush(void);
 __attribute__((visibility("default"))) void
 ucm_habana_deferred_stats(ucm_habana_deferred_stats_t *stats);
 
-/* Return 1 and fill *mapping if addr lies inside a live mapping */
+/* Return 1 and fill *mapping if addr lies inside a live mapping; -1 (and
+ * fill one of them) if it lies inside live mappings of two devices, whose
+ * contexts have VA spaces of their own */
 typedef int (*ucm_habana_mapping_find_func_t)(const void *addr,
                                               ucm_habana_mapping_t *mapping);
 

@@ -207,22 +207,42 @@ uct_habana_mem_dev_by_fd(uct_habana_dev_list_t *devs, int fd)
     return NULL;
 }
 
+/* UCX tells memory apart by address only: said once per process */
+static void uct_habana_mem_report_ambiguous(const void *addr)
+{
+    static int reported = 0;
+
+    if (!__atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED)) {
+        ucs_error("habana: %p is device memory of two devices of this "
+                  "process (each device maps the same VAs): UCX cannot tell "
+                  "them apart, so it gets no dma-buf and no copy; use one "
+                  "Habana device per process", addr);
+    }
+}
+
 ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
                                     const void *addr, size_t length,
                                     uct_habana_mem_info_t *info)
 {
     ucm_habana_mapping_t tracked;
+    int found;
 
     if ((devs->count == 0) || !uct_habana_va_in_device_range(addr, length)) {
         return UCS_ERR_INVALID_ADDR;
     }
 
-    if ((uct_habana_mem.find != NULL) && uct_habana_mem.find(addr, &tracked)) {
+    found = (uct_habana_mem.find != NULL) ?
+            uct_habana_mem.find(addr, &tracked) : 0;
+    if (found != 0) {
         info->dev             = uct_habana_mem_dev_by_fd(devs, tracked.fd);
         info->mapping.va      = tracked.va;
         info->mapping.handle  = tracked.handle;
         info->tracked         = 1;
         info->id              = tracked.id;
+        info->ambiguous       = (found < 0);
+        if (info->ambiguous) {
+            uct_habana_mem_report_ambiguous(addr);
+        }
         if (info->dev == NULL) {
             ucs_error("habana: %p is mapped on fd %d, which is no known "
                       "habana device", addr, tracked.fd);
@@ -242,6 +262,7 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
     info->mapping.handle = UCT_HABANA_HANDLE_UNKNOWN;
     info->tracked        = 0;
     info->id             = 0;
+    info->ambiguous      = 0;
     return UCS_OK;
 }
 

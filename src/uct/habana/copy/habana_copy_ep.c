@@ -90,6 +90,10 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
                UCS_OK);
     src_dev = (uct_habana_mem_resolve(&md->devs, src, length, &src_info) ==
                UCS_OK);
+    if ((dst_dev && dst_info.ambiguous) || (src_dev && src_info.ambiguous)) {
+        return UCS_ERR_INVALID_ADDR; /* said once by uct_habana_mem */
+    }
+
     if (!dst_dev && !src_dev) {
         req->abi            = NULL;
         req->fd             = -1;

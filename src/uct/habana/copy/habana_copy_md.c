@@ -286,12 +286,17 @@ static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
         attr->alloc_length = info.mapping.size;
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_MEM_FLAGS) {
-        attr->mem_flags = uct_habana_md_mem_flags(md, &info);
+        attr->mem_flags = info.ambiguous ? 0 :
+                          uct_habana_md_mem_flags(md, &info);
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_DMABUF_OFFSET) {
         attr->dmabuf_offset = (uintptr_t)addr - info.mapping.va;
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_DMABUF_FD) {
+        if (info.ambiguous) {
+            attr->dmabuf_fd = UCT_DMABUF_FD_INVALID; /* which device's? */
+            return UCS_OK;
+        }
         return uct_habana_md_query_dmabuf(md, addr, &info, attr);
     }
 
