@@ -130,6 +130,12 @@ protected:
                                   m_iface,
                                   (uct_iface_addr_t*)m_iface_addr.data()));
 
+        ASSERT_EQ(UCS_OK, create_ep(&m_ep));
+    }
+
+    /* An endpoint of the iface to itself */
+    ucs_status_t create_ep(uct_ep_h *ep_p)
+    {
         uct_ep_params_t ep_params = {};
         ep_params.field_mask = UCT_EP_PARAM_FIELD_IFACE |
                                UCT_EP_PARAM_FIELD_DEV_ADDR |
@@ -137,7 +143,7 @@ protected:
         ep_params.iface      = m_iface;
         ep_params.dev_addr   = (const uct_device_addr_t*)m_dev_addr.data();
         ep_params.iface_addr = (const uct_iface_addr_t*)m_iface_addr.data();
-        ASSERT_EQ(UCS_OK, uct_ep_create(&ep_params, &m_ep));
+        return uct_ep_create(&ep_params, ep_p);
     }
 
     void close_iface()

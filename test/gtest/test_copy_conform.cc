@@ -183,15 +183,8 @@ TEST_F(habana_md_copy_conform, pending_inprogress_keeps_ep_order)
     std::vector<char> in = pattern(CHUNK, 2);
     counted_comp first;
 
-    uct_ep_params_t ep_params = {};
-    ep_params.field_mask = UCT_EP_PARAM_FIELD_IFACE |
-                           UCT_EP_PARAM_FIELD_DEV_ADDR |
-                           UCT_EP_PARAM_FIELD_IFACE_ADDR;
-    ep_params.iface      = m_iface;
-    ep_params.dev_addr   = (const uct_device_addr_t*)m_dev_addr.data();
-    ep_params.iface_addr = (const uct_iface_addr_t*)m_iface_addr.data();
     uct_ep_h ep2;
-    ASSERT_EQ(UCS_OK, uct_ep_create(&ep_params, &ep2));
+    ASSERT_EQ(UCS_OK, create_ep(&ep2));
 
     ASSERT_EQ(UCS_INPROGRESS, put(dev, in.data(), CHUNK, &first));
 

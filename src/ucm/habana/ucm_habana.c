@@ -273,7 +273,6 @@ static size_t ucm_habana_before_unmap(int fd, uint64_t va, int *exported_p)
 static int ucm_habana_after_unmap(int fd, unsigned long request, uint64_t va,
                                   int refused)
 {
-    ucm_habana_deferred_t *d;
     int index, deferred = 0;
 
     pthread_mutex_lock(&ucm_habana.lock);
@@ -282,24 +281,13 @@ static int ucm_habana_after_unmap(int fd, unsigned long request, uint64_t va,
         goto out;
     }
 
-    if (refused &&
-        ((ucm_habana.num_deferred < ucm_habana.max_deferred) ||
-         (ucm_habana_grow((void**)&ucm_habana.deferred,
-                          &ucm_habana.max_deferred, sizeof(*d)) == 0))) {
-        d               = &ucm_habana.deferred[ucm_habana.num_deferred++];
-        d->fd           = fd;
-        d->rdev         = ucm_habana.maps[index].rdev;
-        d->request      = request;
-        d->va            = va;
-        d->handle        = ucm_habana.maps[index].mapping.handle;
-        d->unmap_pending = 1;
-        d->free_pending  = 0;
-        d->delay_ns      = UCM_HABANA_RETRY_MIN_NS;
-        d->next_try_ns   = 0;
-        ++ucm_habana.total_deferred;
-        deferred         = 1;
-    } else if (refused) {
-        goto out; /* cannot remember it: the application sees the error */
+    if (refused) {
+        if (ucm_habana_deferred_add(fd, ucm_habana.maps[index].rdev, request,
+                                    va, ucm_habana.maps[index].mapping.handle,
+                                    1) != 0) {
+            goto out; /* cannot remember it: the application sees the error */
+        }
+        deferred = 1;
     }
 
     ucm_habana.maps[index] = ucm_habana.maps[--ucm_habana.num_maps];

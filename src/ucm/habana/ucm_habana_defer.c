@@ -97,33 +97,44 @@ unsigned ucm_habana_deferred_retry(int force)
     return pending;
 }
 
+int ucm_habana_deferred_add(int fd, dev_t rdev, unsigned long request,
+                            uint64_t va, uint64_t handle, int unmap_pending)
+{
+    ucm_habana_deferred_t *d;
+
+    if ((ucm_habana.num_deferred == ucm_habana.max_deferred) &&
+        (ucm_habana_grow((void**)&ucm_habana.deferred,
+                         &ucm_habana.max_deferred, sizeof(*d)) != 0)) {
+        return -1;
+    }
+
+    d                = &ucm_habana.deferred[ucm_habana.num_deferred++];
+    d->fd            = fd;
+    d->rdev          = rdev;
+    d->request       = request;
+    d->va            = va;
+    d->handle        = handle;
+    d->unmap_pending = unmap_pending;
+    d->free_pending  = !unmap_pending;
+    d->delay_ns      = UCM_HABANA_RETRY_MIN_NS;
+    d->next_try_ns   = 0;
+    ++ucm_habana.total_deferred;
+    return 0;
+}
+
 /* A FREE the driver refused because the allocation is exported (by
  * handle): retried like a deferred unmap.  Returns 1 if deferred. */
 int ucm_habana_defer_refused_free(int fd, unsigned long request,
                                          uint64_t handle)
 {
     ucm_habana_alloc_t *alloc;
-    ucm_habana_deferred_t *d;
     int deferred = 0;
 
     pthread_mutex_lock(&ucm_habana.lock);
     alloc = ucm_habana_alloc_find(fd, handle);
-    if ((alloc != NULL) && alloc->exported &&
-        ((ucm_habana.num_deferred < ucm_habana.max_deferred) ||
-         (ucm_habana_grow((void**)&ucm_habana.deferred,
-                          &ucm_habana.max_deferred, sizeof(*d)) == 0))) {
-        d                = &ucm_habana.deferred[ucm_habana.num_deferred++];
-        d->fd            = fd;
-        d->rdev          = ucm_habana_fd_rdev(fd);
-        d->request       = request;
-        d->va            = 0;
-        d->handle        = handle;
-        d->unmap_pending = 0;
-        d->free_pending  = 1;
-        d->delay_ns      = UCM_HABANA_RETRY_MIN_NS;
-        d->next_try_ns   = 0;
-        ++ucm_habana.total_deferred;
-        deferred         = 1;
+    if ((alloc != NULL) && alloc->exported) {
+        deferred = (ucm_habana_deferred_add(fd, ucm_habana_fd_rdev(fd),
+                                            request, 0, handle, 0) == 0);
     }
     pthread_mutex_unlock(&ucm_habana.lock);
     return deferred;

@@ -70,7 +70,11 @@ int ucm_habana_grow(void **array, unsigned *max, size_t elem_size);
 dev_t ucm_habana_fd_rdev(int fd);
 ucm_habana_alloc_t *ucm_habana_alloc_find(int fd, uint64_t handle);
 
-/* ucm_habana_defer.c */
+/* ucm_habana_defer.c; lock held: remember an unmap (then the free, once
+ * the application frees the handle) or, without @unmap_pending, a free
+ * the driver refused; 0 or -1 if it cannot be recorded */
+int ucm_habana_deferred_add(int fd, dev_t rdev, unsigned long request,
+                            uint64_t va, uint64_t handle, int unmap_pending);
 unsigned ucm_habana_deferred_retry(int force);
 int ucm_habana_defer_refused_free(int fd, unsigned long request,
                                   uint64_t handle);
