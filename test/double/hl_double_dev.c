@@ -38,12 +38,17 @@
  * and union hl_mem_args have the same size and layout in both generations
  * for every field used here (misc export_dmabuf_fd {handle, mem_size}
  * overlays accel {addr, mem_size}), so the numbers are built on the accel
- * structures.  Checked against bookworm's header: 0xc0184801, 0xc0284805.
+ * structures (so do hl_cs_args and hl_wait_cs_args).  Checked against
+ * bookworm's header: 0xc0184801, 0xc0284805, 0xc0304803, 0xc0384804.
  */
 #define HLD_MISC_IOCTL_INFO	_IOWR('H', 0x01, struct hl_info_args)
 #define HLD_MISC_IOCTL_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
+#define HLD_MISC_IOCTL_CS	_IOWR('H', 0x03, union hl_cs_args)
+#define HLD_MISC_IOCTL_WAIT_CS	_IOWR('H', 0x04, union hl_wait_cs_args)
 _Static_assert(HLD_MISC_IOCTL_INFO == 0xc0184801UL, "misc INFO number");
 _Static_assert(HLD_MISC_IOCTL_MEMORY == 0xc0284805UL, "misc MEMORY number");
+_Static_assert(HLD_MISC_IOCTL_CS == 0xc0304803UL, "misc CS number");
+_Static_assert(HLD_MISC_IOCTL_WAIT_CS == 0xc0384804UL, "misc WAIT_CS number");
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "LP64 hosts only");
 
 struct hld_alloc {
@@ -74,6 +79,7 @@ struct hld_ctx {
 	uint64_t		used;
 	struct hld_alloc	*allocs;
 	struct hld_map		*maps;
+	struct hld_cs_ctx	*cs;		/* host mappings, CSs */
 };
 
 struct hld_export {
@@ -173,6 +179,11 @@ static int copy_to_user(void *udst, const void *src, size_t n)
 	return pvm_copy((void *)src, udst, n, 1);
 }
 
+int hld_user_copy(void *local, uint64_t remote, size_t n, int to_remote)
+{
+	return pvm_copy(local, (void *)(uintptr_t)remote, n, to_remote);
+}
+
 /* ---- descriptor scanning ------------------------------------------------ */
 
 struct hld_dirent64 {
@@ -244,6 +255,7 @@ static void destroy_context(struct hld_ctx *ctx)
 	struct hld_alloc *a = ctx->allocs;
 
 	free_maps(ctx->maps);
+	hld_cs_ctx_free(ctx->cs);	/* host mappings go with the context */
 	while (a != NULL) {
 		struct hld_alloc *next = a->next;
 
@@ -588,6 +600,11 @@ static unsigned char *dev_range(struct hld_ctx *ctx, uint64_t va,
 	return NULL;
 }
 
+unsigned char *hld_dev_range(struct hld_ctx *ctx, uint64_t va, uint64_t size)
+{
+	return dev_range(ctx, va, size);
+}
+
 static int mem_alloc(struct hld_ctx *ctx, const struct hl_mem_in *in,
 		     uint64_t *handle)
 {
@@ -703,7 +720,7 @@ static int mem_map(struct hld_ctx *ctx, const struct hl_mem_in *in,
 	int rc;
 
 	if (in->flags & HL_MEM_USERPTR)
-		return -EINVAL;	/* host memory mapping is not emulated */
+		return hld_userptr_map(&ctx->cs, ctx->dev, in, va);
 	a = find_alloc(ctx, in->map_device.handle);
 	if (a == NULL)
 		return -EINVAL;
@@ -733,7 +750,7 @@ static int mem_unmap(struct hld_ctx *ctx, uint64_t va)
 		link = &(*link)->next;
 	m = *link;
 	if (m == NULL)
-		return -EINVAL;
+		return hld_userptr_unmap(ctx->cs, va);	/* host, or EINVAL */
 	if (hld_cfg.unmap_errno)
 		return -hld_cfg.unmap_errno;	/* fault injection */
 	if (m->exports != 0)
@@ -941,6 +958,10 @@ static int dispatch_locked(enum hld_node node, unsigned dev,
 	if (request == (accel ? HLSIM_IOCTL_DMA_COPY
 			      : HLSIM_IOCTL_DMA_COPY_LEGACY))
 		return ioctl_dma_copy(ctx, arg);
+	if (request == (accel ? DRM_IOCTL_HL_CS : HLD_MISC_IOCTL_CS))
+		return hld_cs_ioctl(ctx, &ctx->cs, arg);
+	if (request == (accel ? DRM_IOCTL_HL_WAIT_CS : HLD_MISC_IOCTL_WAIT_CS))
+		return hld_wait_cs_ioctl(&ctx->cs, arg);
 	if (accel && request == DRM_IOCTL_VERSION)
 		return ioctl_version(arg);
 	return -ENOTTY;
@@ -1236,6 +1257,13 @@ HLD_API int hl_double_set(const char *name, long value)
 		knob = &hld_cfg.unmap_errno;
 	else if (strcmp(name, "HL_DOUBLE_SHARED_VA") == 0 && (value | 1) == 1)
 		knob = &hld_cfg.shared_va;
+	else if (value >= 0 && value < (1L << 30))
+		knob = strcmp(name, "HL_DOUBLE_CS_DISABLED_QUEUE") == 0 ?
+			&hld_cfg.cs_disabled_queue :
+		       strcmp(name, "HL_DOUBLE_CS_TIMEOUT") == 0 ?
+			&hld_cfg.cs_timeout :
+		       strcmp(name, "HL_DOUBLE_CS_ABORT") == 0 ?
+			&hld_cfg.cs_abort : NULL;
 	if (knob == NULL) {
 		errno = EINVAL;
 		return -1;

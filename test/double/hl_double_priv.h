@@ -5,6 +5,7 @@
 #ifndef HL_DOUBLE_PRIV_H_
 #define HL_DOUBLE_PRIV_H_
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -43,6 +44,9 @@ struct hld_config {
 	int		export_errno;
 	int		unmap_errno;
 	int		shared_va;	/* every device maps from one base */
+	int		cs_disabled_queue; /* next n CSs: "queue disabled" */
+	int		cs_timeout;	/* next n CSs time out */
+	int		cs_abort;	/* next n CSs are aborted */
 };
 
 extern struct hld_config hld_cfg;
@@ -71,6 +75,27 @@ int hld_dev_ioctl(int fd, unsigned long request, void *arg, int *ret);
 int hld_dev_patch_stat(struct stat *st);
 /* The node an open descriptor's stat belongs to; HLD_NODE_NONE if none */
 enum hld_node hld_dev_node_of(const struct stat *st, unsigned *dev);
+
+/* For the CS model: the heap memory behind a device range of one mapping
+ * of @ctx, or NULL; a user copy that fails with -EFAULT on a bad pointer */
+struct hld_ctx;
+unsigned char *hld_dev_range(struct hld_ctx *ctx, uint64_t va, uint64_t size);
+int hld_user_copy(void *local, uint64_t remote, size_t n, int to_remote);
+
+/*
+ * Host memory mapping and command submission, hl_double_cs.c; per-context
+ * state behind an opaque pointer the context owns.  Host mappings get
+ * device VAs from Gaudi2's PMMU range (VA_HOST_SPACE_PAGE_START).
+ */
+#define HLD_HOST_VA_BASE	0xFFF0000000000000ULL
+struct hld_cs_ctx;
+struct hl_mem_in;
+int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
+		    const struct hl_mem_in *in, uint64_t *va);
+int hld_userptr_unmap(struct hld_cs_ctx *cs, uint64_t va);
+int hld_cs_ioctl(struct hld_ctx *ctx, struct hld_cs_ctx **csp, void *arg);
+int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg);
+void hld_cs_ctx_free(struct hld_cs_ctx *cs);
 
 /* Interposition layer, hl_double.c */
 void hld_init(void);

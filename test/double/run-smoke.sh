@@ -21,6 +21,7 @@ set -e
 "$cc" "${cflags[@]}" -fPIC -shared -fvisibility=hidden \
 	-o "$build/libhl_double.so" \
 	"$top/test/double/hl_double.c" "$top/test/double/hl_double_dev.c" \
+	"$top/test/double/hl_double_cs.c" \
 	-ldl -lpthread
 "$cc" "${cflags[@]}" -o "$build/hl_double_smoke" "$top/test/double/smoke.c" \
 	-L"$build" -Wl,-rpath,"$build" -lhl_double -lpthread
