@@ -78,6 +78,43 @@ void dev_compute_close(int dev)
     }
 }
 
+/*
+ * Every test starts as a process that uses one device: a test that opened
+ * another device leaves it closed.  (Untracked device VAs belong to the one
+ * device a process holds; with two held their owner is unknown.)
+ */
+class close_other_devices : public ::testing::EmptyTestEventListener {
+    void OnTestEnd(const ::testing::TestInfo &) override
+    {
+        for (int dev = 1; dev < 8; ++dev) {
+            dev_compute_close(dev);
+        }
+    }
+};
+
+static bool close_other_devices_registered = []() {
+    ::testing::UnitTest::GetInstance()->listeners().Append(
+            new close_other_devices);
+    return true;
+}();
+
+ucs_status_t md_alloc(uct_md_h md, size_t length, uct_allocated_memory_t *mem)
+{
+    uct_mem_alloc_params_t params = {};
+    uct_alloc_method_t method     = UCT_ALLOC_METHOD_MD;
+
+    params.field_mask = UCT_MEM_ALLOC_PARAM_FIELD_FLAGS |
+                        UCT_MEM_ALLOC_PARAM_FIELD_MEM_TYPE |
+                        UCT_MEM_ALLOC_PARAM_FIELD_MDS |
+                        UCT_MEM_ALLOC_PARAM_FIELD_NAME;
+    params.flags      = UCT_MD_MEM_ACCESS_ALL;
+    params.mem_type   = UCS_MEMORY_TYPE_GAUDI;
+    params.mds.mds    = &md;
+    params.mds.count  = 1;
+    params.name       = "gtest";
+    return uct_mem_alloc(length, &method, 1, &params, mem);
+}
+
 static int mem_ioctl(int fd, union hl_mem_args *args)
 {
     return ioctl(fd, abi_is_misc() ? LEGACY_MEMORY : DRM_IOCTL_HL_MEMORY,

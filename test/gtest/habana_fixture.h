@@ -62,6 +62,9 @@ unsigned long double_export_count();
 unsigned long double_live_exports();
 int double_set(const char *knob, long value);
 
+/* Device memory the memory domain allocates (UCP_MEM_MAP_ALLOCATE) */
+ucs_status_t md_alloc(uct_md_h md, size_t length, uct_allocated_memory_t *mem);
+
 /* A habana memory domain opened through the UCT API */
 class habana_md : public ::testing::Test {
 protected:

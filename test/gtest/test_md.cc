@@ -246,21 +246,50 @@ TEST_F(habana_md_errors, dmabuf_disabled_by_config)
     EXPECT_EQ(before, double_export_count());
 }
 
-TEST_F(habana_md_errors, busy_device_is_an_error_not_a_crash)
+static std::atomic<int> logged_errors(0);
+
+static ucs_log_func_rc_t count_errors(const char *file, unsigned line,
+                                      const char *function,
+                                      ucs_log_level_t level,
+                                      const ucs_log_component_config_t *comp,
+                                      const char *message, va_list ap)
 {
+    if (level == UCS_LOG_LEVEL_ERROR) {
+        ++logged_errors;
+    }
+    return UCS_LOG_FUNC_RC_CONTINUE;
+}
+
+/* Issue 15 item 4: a device VA in a process that holds no device open
+ * (another process holds it) is no memory of this process: UCX keeps it
+ * device memory (a host copy would fault) and gets neither a dma-buf nor
+ * a copy, with one error line; an allocation is an error, not a crash */
+TEST_F(habana_md_errors, device_address_without_an_open_device)
+{
+    uct_allocated_memory_t mem;
     ucs_status_t status;
 
-    /* nobody in this process holds the compute node, and another process
-     * does: the MD cannot open it to export */
     close(m_buf.fd);
     m_buf.fd = -1;
+    m_buf.va = NULL; /* its context went away with the fd */
     ASSERT_EQ(0, double_set("HL_DOUBLE_BUSY", 1));
     close_md();
     open_md("yes");
+    unsigned long before = double_export_count();
+    logged_errors        = 0;
+    ucs_log_push_handler(count_errors);
+    uct_md_mem_attr_t a = mem_query(m_md, (void*)0x1001000000000000ull,
+                                    PAGE, &status);
     mem_query(m_md, (void*)0x1001000000000000ull, PAGE, &status);
-    EXPECT_EQ(UCS_ERR_BUSY, status);
+    EXPECT_NE(UCS_OK, md_alloc(m_md, PAGE, &mem));
+    ucs_log_pop_handler();
     double_set("HL_DOUBLE_BUSY", 0);
-    m_buf.va = NULL; /* its context went away with the fd */
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(UCS_SYS_DEVICE_ID_UNKNOWN, a.sys_dev);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+    EXPECT_EQ(before, double_export_count());
+    EXPECT_LE(2, logged_errors.load()) << "the query and the allocation";
 }
 
 TEST_F(habana_md_dev, reuses_the_application_compute_fd)
@@ -302,23 +331,63 @@ TEST_F(habana_md_dev, second_device_exports_from_its_own_context)
     EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
 }
 
-/* Device memory the memory domain allocates (UCP_MEM_MAP_ALLOCATE) */
-static ucs_status_t md_alloc(uct_md_h md, size_t length,
-                             uct_allocated_memory_t *mem)
+/* Issue 15 item 4: a rank that uses device 1 only (one device per rank):
+ * memory mapped before tracking started is device 1's, not device 0's */
+TEST_F(habana_md_dev, untracked_pointer_belongs_to_the_device_held)
 {
-    uct_mem_alloc_params_t params = {};
-    uct_alloc_method_t method     = UCT_ALLOC_METHOD_MD;
+    dev_buffer buf1 = {};
+    ucs_status_t status;
 
-    params.field_mask = UCT_MEM_ALLOC_PARAM_FIELD_FLAGS |
-                        UCT_MEM_ALLOC_PARAM_FIELD_MEM_TYPE |
-                        UCT_MEM_ALLOC_PARAM_FIELD_MDS |
-                        UCT_MEM_ALLOC_PARAM_FIELD_NAME;
-    params.flags      = UCT_MD_MEM_ACCESS_ALL;
-    params.mem_type   = UCS_MEMORY_TYPE_GAUDI;
-    params.mds.mds    = &md;
-    params.mds.count  = 1;
-    params.name       = "gtest";
-    return uct_mem_alloc(length, &method, 1, &params, mem);
+    if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
+        GTEST_SKIP() << "needs two devices";
+    }
+
+    ASSERT_EQ(0, dev_buffer_free(&m_buf));
+    m_buf.va = NULL;
+    dev_compute_close(0);
+    ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1)) << strerror(errno);
+    tracker_double_enable(true);
+    tracker_double_add(buf1);
+    uct_md_mem_attr_t t = mem_query(m_md, buf1.va, PAGE, &status);
+    tracker_double_enable(false);
+    if (t.dmabuf_fd >= 0) {
+        close(t.dmabuf_fd);
+    }
+
+    uct_md_mem_attr_t a = mem_query(m_md, buf1.va, PAGE, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(t.sys_dev, a.sys_dev) << "resolved to another device";
+    if (env_str("HL_DOUBLE_ABI", "accel") == "accel") {
+        /* exported by the owner's context, which maps it */
+        EXPECT_GE(a.dmabuf_fd, 0) << "no dma-buf from device 1";
+    }
+    if (a.dmabuf_fd >= 0) {
+        close(a.dmabuf_fd);
+    }
+    close_md(); /* it cached the export: nobody tells it of the unmap */
+    EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
+}
+
+/* ... and with both devices held, nobody can tell whose it is */
+TEST_F(habana_md_dev, untracked_pointer_with_two_devices_held_is_refused)
+{
+    dev_buffer buf1 = {};
+    ucs_status_t status;
+
+    if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
+        GTEST_SKIP() << "needs two devices";
+    }
+
+    ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1)) << strerror(errno);
+    unsigned long before = double_export_count();
+    uct_md_mem_attr_t a = mem_query(m_md, buf1.va, PAGE, &status);
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(UCS_SYS_DEVICE_ID_UNKNOWN, a.sys_dev);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+    EXPECT_EQ(before, double_export_count());
+    EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
 }
 
 template <typename F> static F double_func(const char *name)

@@ -149,22 +149,11 @@ TEST_F(habana_ucm, unknown_pointer_in_device_range_is_still_detected)
  * device memory; its own ioctls are tracked like the application's */
 TEST_F(habana_ucm, md_allocates_device_memory)
 {
-    uct_mem_alloc_params_t params = {};
-    uct_alloc_method_t method     = UCT_ALLOC_METHOD_MD;
     uct_allocated_memory_t mem;
     ucs_memory_type_t type;
     ucs_status_t status;
 
-    params.field_mask = UCT_MEM_ALLOC_PARAM_FIELD_FLAGS |
-                        UCT_MEM_ALLOC_PARAM_FIELD_MEM_TYPE |
-                        UCT_MEM_ALLOC_PARAM_FIELD_MDS |
-                        UCT_MEM_ALLOC_PARAM_FIELD_NAME;
-    params.flags      = UCT_MD_MEM_ACCESS_ALL;
-    params.mem_type   = UCS_MEMORY_TYPE_GAUDI;
-    params.mds.mds    = &m_md;
-    params.mds.count  = 1;
-    params.name       = "gtest";
-    ASSERT_EQ(UCS_OK, uct_mem_alloc(100000, &method, 1, &params, &mem));
+    ASSERT_EQ(UCS_OK, md_alloc(m_md, 100000, &mem));
     EXPECT_EQ(m_md, mem.md);
     EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, mem.mem_type);
     EXPECT_GE(mem.length, 100000u);

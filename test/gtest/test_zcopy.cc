@@ -220,43 +220,46 @@ TEST_F(habana_zcopy, unaligned_size_exports_whole_pages)
     close(fd);
 }
 
-TEST_F(habana_zcopy, free_while_a_nic_holds_the_dmabuf)
+/* A NIC registers the whole buffer's dma-buf, then the application frees
+ * the buffer while the registration lives on, as in UCX's registration
+ * cache */
+class habana_zcopy_free : public habana_zcopy {
+protected:
+    /* The device's free DRAM once everything is released */
+    uint64_t free_while_registered()
+    {
+        start("nic0:import", "try");
+        uint64_t full = dram_free(m_buf.fd) + m_buf.size;
+        int fd = dmabuf_fd(m_buf.va, m_buf.size);
+        EXPECT_GE(fd, 0);
+        EXPECT_TRUE(m_nic.reg(fd, 0, m_buf.size, m_buf.va))
+                << strerror(errno);
+        close(fd); /* UCP closes its dup after registering */
+        EXPECT_EQ(0, dev_buffer_free(&m_buf)) << strerror(errno);
+        m_buf.va = NULL;
+        return full;
+    }
+
+    nic_registration m_nic;
+};
+
+TEST_F(habana_zcopy_free, free_while_a_nic_holds_the_dmabuf)
 {
-    start("nic0:import", "try");
-    uint64_t full = dram_free(m_buf.fd) + m_buf.size;
-
-    nic_registration nic;
-    int fd = dmabuf_fd(m_buf.va, m_buf.size);
-    ASSERT_GE(fd, 0);
-    ASSERT_TRUE(nic.reg(fd, 0, m_buf.size, m_buf.va)) << strerror(errno);
-    close(fd); /* UCP closes its dup after registering */
-
-    /* the application frees while the registration lives on, as in UCX's
-     * registration cache */
-    EXPECT_EQ(0, dev_buffer_free(&m_buf)) << strerror(errno);
-    int fd_held = m_buf.fd;
-    m_buf.va    = NULL;
-    EXPECT_LT(dram_free(fd_held), full) << "released too early";
+    uint64_t full = free_while_registered();
+    ASSERT_FALSE(HasFailure());
+    EXPECT_LT(dram_free(m_buf.fd), full) << "released too early";
 
     /* the NIC lets go; the deferred unmap and free complete */
-    nic.dereg();
+    m_nic.dereg();
     close_md(); /* flushes the deferred unmaps */
-    EXPECT_EQ(full, dram_free(fd_held));
+    EXPECT_EQ(full, dram_free(m_buf.fd));
 }
 
-TEST_F(habana_zcopy, later_ioctls_retry_deferred_frees)
+TEST_F(habana_zcopy_free, later_ioctls_retry_deferred_frees)
 {
-    start("nic0:import", "try");
-    uint64_t full = dram_free(m_buf.fd) + m_buf.size;
-
-    nic_registration nic;
-    int fd = dmabuf_fd(m_buf.va, m_buf.size);
-    ASSERT_GE(fd, 0);
-    ASSERT_TRUE(nic.reg(fd, 0, m_buf.size, m_buf.va));
-    close(fd);
-    EXPECT_EQ(0, dev_buffer_free(&m_buf)) << strerror(errno);
-    m_buf.va = NULL;
-    nic.dereg();
+    uint64_t full = free_while_registered();
+    ASSERT_FALSE(HasFailure());
+    m_nic.dereg();
 
     /* no flush: the application's next memory ioctls retry (after 1 ms) */
     dev_buffer other = {};
@@ -283,18 +286,7 @@ TEST_F(habana_zcopy, allocation_on_the_device_the_process_holds)
     ASSERT_TRUE(dev_buffer_alloc(1, PAGE, &held));
 
     uct_allocated_memory_t mem;
-    uct_alloc_method_t method = UCT_ALLOC_METHOD_MD;
-    uct_mem_alloc_params_t params = {};
-    params.field_mask = UCT_MEM_ALLOC_PARAM_FIELD_FLAGS |
-                        UCT_MEM_ALLOC_PARAM_FIELD_MDS |
-                        UCT_MEM_ALLOC_PARAM_FIELD_MEM_TYPE |
-                        UCT_MEM_ALLOC_PARAM_FIELD_NAME;
-    params.flags      = UCT_MD_MEM_ACCESS_ALL;
-    params.mds.mds    = &m_md;
-    params.mds.count  = 1;
-    params.mem_type   = UCS_MEMORY_TYPE_GAUDI;
-    params.name       = "test";
-    ASSERT_EQ(UCS_OK, uct_mem_alloc(PAGE, &method, 1, &params, &mem));
+    ASSERT_EQ(UCS_OK, md_alloc(m_md, PAGE, &mem));
 
     /* device 1's context knows the mapping: it exports it */
     union hl_mem_args args = {};

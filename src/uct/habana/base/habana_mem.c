@@ -207,7 +207,7 @@ uct_habana_mem_dev_by_fd(uct_habana_dev_list_t *devs, int fd)
     return NULL;
 }
 
-/* UCX tells memory apart by address only: said once per process */
+/* Said once per process for each reason: UCX asks again per operation */
 static void uct_habana_mem_report_ambiguous(const void *addr)
 {
     static int reported = 0;
@@ -217,6 +217,45 @@ static void uct_habana_mem_report_ambiguous(const void *addr)
                   "process (each device maps the same VAs): UCX cannot tell "
                   "them apart, so it gets no dma-buf and no copy; use one "
                   "Habana device per process", addr);
+    }
+}
+
+static void uct_habana_mem_report_unowned(const void *addr)
+{
+    static int reported = 0;
+
+    if (!__atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED)) {
+        ucs_error("habana: %p is a device address, but this process holds "
+                  "no habana device open: freed or wrong pointer; it gets "
+                  "no dma-buf and no copy", addr);
+    }
+}
+
+/*
+ * A device VA libucm_habana did not see mapped (mapped before tracking
+ * started) belongs to the device this process holds open.  Every device
+ * maps the same VAs: with two held the owner cannot be known, with none
+ * there is no device memory.  Either way it stays device memory for UCX
+ * (a host copy of it would fault), marked ambiguous.
+ */
+static void uct_habana_mem_untracked_owner(uct_habana_dev_list_t *devs,
+                                           const void *addr,
+                                           uct_habana_mem_info_t *info)
+{
+    unsigned i, held = 0;
+
+    info->dev = &devs->dev[0];
+    for (i = 0; i < devs->count; ++i) {
+        if (uct_habana_dev_is_held(&devs->dev[i]) && (held++ == 0)) {
+            info->dev = &devs->dev[i];
+        }
+    }
+
+    info->ambiguous = (held != 1);
+    if (held == 0) {
+        uct_habana_mem_report_unowned(addr);
+    } else if (held > 1) {
+        uct_habana_mem_report_ambiguous(addr);
     }
 }
 
@@ -254,15 +293,12 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
         return UCS_OK;
     }
 
-    /* Allocated before tracking started: a device VA, extent unknown.
-     * Several devices may use the same VAs; take the first one. */
-    info->dev            = &devs->dev[0];
+    uct_habana_mem_untracked_owner(devs, addr, info);
     info->mapping.va     = (uintptr_t)addr;
     info->mapping.size   = length;
     info->mapping.handle = UCT_HABANA_HANDLE_UNKNOWN;
     info->tracked        = 0;
     info->id             = 0;
-    info->ambiguous      = 0;
     return UCS_OK;
 }
 

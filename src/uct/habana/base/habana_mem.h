@@ -16,8 +16,9 @@ typedef struct uct_habana_mem_info {
     uct_habana_mapping_t mapping;  /* va/size: the whole mapping if known */
     int                  tracked;  /* reported by libucm_habana */
     uint64_t             id;       /* of the tracked mapping, 0: unknown */
-    int                  ambiguous; /* mapped on two devices: which one is
-                                       meant cannot be known */
+    int                  ambiguous; /* the owning device cannot be known
+                                       (two map it, or none is open): no
+                                       dma-buf, no copy */
 } uct_habana_mem_info_t;
 
 ucs_status_t uct_habana_mem_init(void);

@@ -277,7 +277,8 @@ static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
         attr->mem_type = UCS_MEMORY_TYPE_GAUDI;
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_SYS_DEV) {
-        attr->sys_dev = info.dev->sys_dev;
+        attr->sys_dev = info.ambiguous ? UCS_SYS_DEVICE_ID_UNKNOWN :
+                        info.dev->sys_dev;
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_BASE_ADDRESS) {
         attr->base_address = (void*)(uintptr_t)info.mapping.va;
