@@ -8,8 +8,11 @@
  * drivers/accel/habanalabs/common/memory.c): per-context device VA space
  * allocated first-fit from its start, lowest free handle ids, EINVAL for
  * an exported mapping's unmap and a mapped handle's free, page rules of
- * the export, DRAM usage accounting.  Two models that pass it give the
- * same answers.  Accel uapi only.  Ends with "N passed, N failed".
+ * the export, DRAM usage accounting; host memory mapped with
+ * HL_MEM_USERPTR, command submission of LIN_DMA/NOP command buffers and
+ * WAIT_CS (common/command_submission.c, gaudi2/gaudi2.c).  Two models
+ * that pass it give the same answers.  Accel uapi only.  Ends with
+ * "N passed, N failed".
  *
  *   hl_conform [DEVICE]     default /dev/accel/accel0
  */
@@ -21,7 +24,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *path = "/dev/accel/accel0";
@@ -228,6 +234,455 @@ static void case_dram_usage(int fd)
 	       "and gives it back on free");
 }
 
+/* ---- host memory mappings and command submission (Gaudi2) -------------- */
+
+#define HOST_VA_BASE	0xFFF0000000000000ULL	/* VA_HOST_SPACE_PAGE_START */
+#define HOST_VA_END	0xFFF1000000000000ULL	/* ..._HPAGE_END */
+#define PKT_LIN_DMA	0x9
+#define PKT_NOP		0xa
+#define PKT_CTL(op)	(((uint32_t)(op) << 24) | (1U << 29) | (1U << 31))
+#define LIN_MEMSET	(1U << 4)
+#define QUEUE_H2D	0	/* PDMA_0_0 */
+#define QUEUE_D2H	4	/* PDMA_1_0 */
+#define QUEUE_D2D	8	/* DCORE0_EDMA_0_0 */
+
+struct lin_dma {
+	uint32_t	tsize;
+	uint32_t	ctl;
+	uint64_t	src;
+	uint64_t	dst;
+};
+
+static int map_host(int fd, const void *host, uint64_t size, uint64_t *va)
+{
+	union hl_mem_args a = { .in.op = HL_MEM_OP_MAP };
+	int rc;
+
+	a.in.flags = HL_MEM_USERPTR;
+	a.in.map_host.host_virt_addr = (uintptr_t)host;
+	a.in.map_host.mem_size = size;
+	rc = mem(fd, &a);
+	*va = rc ? 0 : a.out.device_virt_addr;
+	return rc;
+}
+
+static void *host_pages(size_t n)
+{
+	void *p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A command buffer: host memory mapped for the device, packets appended */
+struct cb {
+	unsigned char	*host;
+	uint64_t	va;
+	uint32_t	size;
+};
+
+static int cb_init(int fd, struct cb *cb)
+{
+	cb->host = host_pages(4);
+	cb->size = 0;
+	return cb->host == NULL ? -ENOMEM : map_host(fd, cb->host, 4 * 4096,
+						      &cb->va);
+}
+
+static void cb_fini(int fd, struct cb *cb)
+{
+	unmap(fd, cb->va);
+	munmap(cb->host, 4 * 4096);
+}
+
+static void cb_lin(struct cb *cb, uint32_t ctl, uint64_t dst, uint64_t src,
+		   uint32_t tsize)
+{
+	struct lin_dma p = { tsize, ctl, src, dst };
+
+	memcpy(cb->host + cb->size, &p, sizeof(p));
+	cb->size += sizeof(p);
+}
+
+static void cb_copy(struct cb *cb, uint64_t dst, uint64_t src, uint32_t n)
+{
+	cb_lin(cb, PKT_CTL(PKT_LIN_DMA), dst, src, n);
+}
+
+static void cb_word(struct cb *cb, uint32_t w0, uint32_t w1)
+{
+	memcpy(cb->host + cb->size, &w0, 4);
+	memcpy(cb->host + cb->size + 4, &w1, 4);
+	cb->size += 8;
+}
+
+static int cs_raw(int fd, struct hl_cs_chunk *chunks, uint32_t n,
+		  uint64_t *seq)
+{
+	union hl_cs_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.in.chunks_execute = (uintptr_t)chunks;
+	a.in.num_chunks_execute = n;
+	rc = ioctl(fd, DRM_IOCTL_HL_CS, &a) ? -errno : 0;
+	if (seq != NULL)
+		*seq = rc ? 0 : a.out.seq;
+	return rc;
+}
+
+/* one chunk: @cb on @queue */
+static int cs_submit(int fd, uint32_t queue, uint64_t cb_va, uint32_t size,
+		     uint64_t *seq)
+{
+	struct hl_cs_chunk c;
+
+	memset(&c, 0, sizeof(c));
+	c.cb_handle = cb_va;
+	c.queue_index = queue;
+	c.cb_size = size;
+	c.cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
+	return cs_raw(fd, &c, 1, seq);
+}
+
+static int wait_cs(int fd, uint64_t seq, uint64_t timeout_us,
+		   uint32_t *status)
+{
+	union hl_wait_cs_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.in.seq = seq;
+	a.in.timeout_us = timeout_us;
+	rc = ioctl(fd, DRM_IOCTL_HL_WAIT_CS, &a) ? -errno : 0;
+	*status = a.out.status;
+	return rc;
+}
+
+/* Poll (timeout 0) until the CS is no longer BUSY, at most ~10 s */
+static int poll_cs(int fd, uint64_t seq, uint32_t *status)
+{
+	struct timespec pause = { 0, 1000000 };
+	int rc = 0;
+
+	for (int i = 0; i < 10000; i++) {
+		rc = wait_cs(fd, seq, 0, status);
+		if (rc != 0 || *status != HL_WAIT_CS_STATUS_BUSY)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return rc;
+}
+
+/* Submit @cb on @queue and poll it to the end; 0 when COMPLETED */
+static int run_cb(int fd, uint32_t queue, struct cb *cb, uint64_t *seq)
+{
+	uint32_t status = ~0U;
+	int rc = cs_submit(fd, queue, cb->va, cb->size, seq);
+
+	if (rc == 0)
+		rc = poll_cs(fd, *seq, &status);
+	cb->size = 0;
+	return rc ? rc : status == HL_WAIT_CS_STATUS_COMPLETED ? 0 : -EPROTO;
+}
+
+static void case_userptr(int fd, const struct hl_info_hw_ip_info *hw)
+{
+	unsigned char *host = host_pages(4), *hole;
+	uint64_t va = 0, va2 = 0, dummy;
+
+	if (host == NULL)
+		return;
+	/* memory.c map_device_va(): a USERPTR VA keeps the in-page offset */
+	expect(map_host(fd, host + 0x123, 5000, &va) == 0 &&
+	       (va & 0xfff) == 0x123,
+	       "USERPTR MAP keeps the in-page offset (%#llx)",
+	       (unsigned long long)va);
+	/* gaudi2.c: host mappings come from the PMMU range, not DRAM's */
+	expect(va >= HOST_VA_BASE && va < HOST_VA_END &&
+	       !(va >= hw->dram_base_address &&
+		 va < hw->dram_base_address + (1ULL << 48)),
+	       "USERPTR VA lies in the host range (VA_HOST_SPACE_PAGE_START)");
+	/* a host range may be mapped twice: two VAs */
+	expect(map_host(fd, host + 0x123, 5000, &va2) == 0 && va2 != va,
+	       "the same host range mapped twice gets a second VA");
+	unmap(fd, va2);
+	/* memory.c unmap_device_va(): only the exact VA names the mapping */
+	expect(unmap(fd, va - 0x123) == -EINVAL,
+	       "UNMAP of the page start of a USERPTR mapping: EINVAL");
+	expect(unmap(fd, va + 8) == -EINVAL,
+	       "UNMAP inside a USERPTR mapping: EINVAL");
+	expect(unmap(fd, va) == 0, "UNMAP of the exact USERPTR VA");
+	expect(unmap(fd, va) == -EINVAL, "UNMAP of it twice: EINVAL");
+	/* memory.c hl_pin_host_memory(): size 0 is EINVAL, unpinnable EFAULT */
+	expect(map_host(fd, host, 0, &dummy) == -EINVAL,
+	       "USERPTR MAP of 0 bytes: EINVAL");
+	hole = host_pages(2);
+	if (hole != NULL)
+		munmap(hole, 2 * 4096);
+	expect(hole != NULL && map_host(fd, hole, 4096, &dummy) == -EFAULT,
+	       "USERPTR MAP of unmapped host memory: EFAULT");
+	munmap(host, 4 * 4096);
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 7 + (i >> 8));
+}
+
+static void case_cs_copies(int fd)
+{
+	enum { N = 3000, OFF = 100 };
+	unsigned char *src = host_pages(2), *dst = host_pages(2);
+	unsigned char want[N];
+	uint64_t hd, hd2, dev, dev2, src_va, dst_va, seq, seq1 = 0, last = 0;
+	uint32_t status;
+	struct cb cb;
+	int ok;
+
+	if (src == NULL || dst == NULL || cb_init(fd, &cb) != 0) {
+		expect(0, "CS setup (host buffers, CB mapping)");
+		return;
+	}
+	dev = buffer(fd, 1, &hd);
+	dev2 = buffer(fd, 1, &hd2);
+	fill(src, 2 * 4096, 1);
+	memset(dst, 0, 2 * 4096);
+	map_host(fd, src, 2 * 4096, &src_va);
+	map_host(fd, dst, 2 * 4096, &dst_va);
+
+	/* gaudi2.c: PDMA queue, host -> device; then EDMA device -> device;
+	 * then PDMA device -> host; the data arrives intact */
+	cb_copy(&cb, dev + OFF, src_va + 5, N);
+	ok = run_cb(fd, QUEUE_H2D, &cb, &seq) == 0;
+	expect(ok && seq != 0, "CS host->device (PDMA_0_0) completes, seq %llu",
+	       (unsigned long long)seq);
+	seq1 = last = seq;
+	cb_copy(&cb, dev2 + OFF * 2, dev + OFF, N);
+	ok = run_cb(fd, QUEUE_D2D, &cb, &seq) == 0;
+	expect(ok && seq > last, "CS device->device (EDMA) completes, seq grows");
+	last = seq;
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));	/* NOP, then the copy */
+	cb_copy(&cb, dst_va + 7, dev2 + OFF * 2, N);
+	ok = run_cb(fd, QUEUE_D2H, &cb, &seq) == 0;
+	expect(ok && seq > last,
+	       "CS of NOP + device->host (PDMA_1_0) completes, seq grows");
+	last = seq;
+	expect(memcmp(dst + 7, src + 5, N) == 0 && dst[6] == 0 && dst[7 + N] == 0,
+	       "H2D, D2D, D2H: the bytes arrive intact, nothing beyond");
+
+	/* LIN_DMA memset (ctl bit 4): src is the value */
+	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA) | LIN_MEMSET, dev + OFF, 0, 64);
+	cb_copy(&cb, dst_va, dev + OFF, 64);
+	ok = run_cb(fd, QUEUE_H2D, &cb, &seq) == 0;
+	memset(want, 0, 64);
+	expect(ok && memcmp(dst, want, 64) == 0,
+	       "memset packet (value 0), then device->host in one CB");
+	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA) | LIN_MEMSET, dev + OFF,
+	       0x5a5a5a5a5a5a5a5aULL, 64);
+	cb_copy(&cb, dst_va, dev + OFF, 64);
+	ok = run_cb(fd, QUEUE_H2D, &cb, &seq) == 0;
+	memset(want, 0x5a, 64);
+	expect(ok && memcmp(dst, want, 64) == 0,
+	       "memset packet (value 0x5a5a...) fills the range");
+
+	/* two chunks in one CS, on two queues */
+	{
+		struct hl_cs_chunk c[2];
+
+		memset(c, 0, sizeof(c));
+		fill(src, 64, 9);
+		cb_copy(&cb, dev2, src_va, 64);
+		cb_copy(&cb, dev2 + 64, src_va, 64);
+		for (int i = 0; i < 2; i++) {
+			c[i].cb_handle = cb.va + i * sizeof(struct lin_dma);
+			c[i].cb_size = sizeof(struct lin_dma);
+			c[i].queue_index = i ? 1 : 0;
+			c[i].cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
+		}
+		ok = cs_raw(fd, c, 2, &seq) == 0 &&
+		     poll_cs(fd, seq, &status) == 0 &&
+		     status == HL_WAIT_CS_STATUS_COMPLETED;
+		cb.size = 0;
+		cb_copy(&cb, dst_va, dev2, 128);
+		ok = ok && run_cb(fd, QUEUE_D2H, &cb, &seq) == 0 &&
+		     memcmp(dst, src, 64) == 0 && memcmp(dst + 64, src, 64) == 0;
+		expect(ok, "a CS of two chunks (PDMA_0_0, PDMA_0_1) runs both");
+		last = seq;
+	}
+
+	/* command_submission.c hl_wait_for_fence(): a completed CS polls
+	 * COMPLETED again, also with a timeout; hl_ctx_get_fence(): a
+	 * sequence not handed out yet is EINVAL */
+	expect(wait_cs(fd, last, 0, &status) == 0 &&
+	       status == HL_WAIT_CS_STATUS_COMPLETED,
+	       "WAIT_CS poll of a completed CS: COMPLETED");
+	expect(wait_cs(fd, last, 1000000, &status) == 0 &&
+	       status == HL_WAIT_CS_STATUS_COMPLETED,
+	       "WAIT_CS with a timeout on a completed CS: COMPLETED");
+	expect(wait_cs(fd, seq1, 0, &status) == 0 &&
+	       status == HL_WAIT_CS_STATUS_COMPLETED,
+	       "WAIT_CS of an older completed CS: COMPLETED");
+	expect(wait_cs(fd, last + 1000, 0, &status) == -EINVAL,
+	       "WAIT_CS of a sequence not handed out: EINVAL");
+
+	unmap(fd, src_va);
+	unmap(fd, dst_va);
+	release(fd, dev, hd);
+	release(fd, dev2, hd2);
+	cb_fini(fd, &cb);
+	munmap(src, 2 * 4096);
+	munmap(dst, 2 * 4096);
+}
+
+/* A CS of one chunk whose CB holds the packet(s) built in @cb */
+static int cs_of(int fd, uint32_t queue, struct cb *cb)
+{
+	uint64_t seq;
+	uint32_t size = cb->size;
+
+	cb->size = 0;
+	return cs_submit(fd, queue, cb->va, size, &seq);
+}
+
+static void case_cs_refusals(int fd)
+{
+	static struct hl_cs_chunk many[HL_MAX_JOBS_PER_CS + 1];
+	unsigned char *host = host_pages(1);
+	uint64_t hd, dev, host_va, seq;
+	union hl_cs_args a;
+	struct cb cb;
+	int rc;
+
+	if (host == NULL || cb_init(fd, &cb) != 0) {
+		expect(0, "CS setup (host buffer, CB mapping)");
+		return;
+	}
+	dev = buffer(fd, 1, &hd);
+	map_host(fd, host, 4096, &host_va);
+
+	/* command_submission.c hl_cs_sanity_checks(): no chunks */
+	expect(cs_raw(fd, many, 0, &seq) == -EINVAL, "CS of 0 chunks: EINVAL");
+	/* hl_cs_copy_chunk_array(): more than HL_MAX_JOBS_PER_CS */
+	for (int i = 0; i <= HL_MAX_JOBS_PER_CS; i++) {
+		many[i].cb_handle = cb.va;
+		many[i].cb_size = 0;
+		many[i].queue_index = QUEUE_H2D;
+		many[i].cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
+	}
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	for (int i = 0; i <= HL_MAX_JOBS_PER_CS; i++)
+		many[i].cb_size = 8;
+	expect(cs_raw(fd, many, HL_MAX_JOBS_PER_CS + 1, &seq) == -EINVAL,
+	       "CS of %d chunks: EINVAL", HL_MAX_JOBS_PER_CS + 1);
+	cb.size = 0;
+	/* hl_cs_sanity_checks(): the padding must be 0 */
+	memset(&a, 0, sizeof(a));
+	a.in.chunks_execute = (uintptr_t)many;
+	a.in.num_chunks_execute = 1;
+	a.in.pad[0] = 1;
+	expect(ioctl(fd, DRM_IOCTL_HL_CS, &a) == -1 && errno == EINVAL,
+	       "CS with nonzero padding: EINVAL");
+
+	/* validate_queue_index(): a queue index beyond the ASIC's */
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	expect(cs_of(fd, 100000, &cb) == -EINVAL,
+	       "CS on queue 100000 (beyond max_queues): EINVAL");
+	/* gaudi2_validate_cb_address(): a queue that is not enabled */
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	expect(cs_of(fd, 2, &cb) == -EINVAL,
+	       "CS on a disabled queue (PDMA_0_2): EINVAL");
+	/* validate_queue_index(): Gaudi2 queues take no kernel CBs */
+	{
+		struct hl_cs_chunk c;
+
+		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		memset(&c, 0, sizeof(c));
+		c.cb_handle = cb.va;
+		c.cb_size = 8;
+		c.queue_index = QUEUE_H2D;
+		expect(cs_raw(fd, &c, 1, &seq) == -EINVAL,
+		       "CS chunk without USER_ALLOC_CB: EINVAL");
+		cb.size = 0;
+	}
+	/* gaudi2_validate_cb_address(): the CB must be device-reachable */
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	rc = cs_submit(fd, QUEUE_H2D, (uintptr_t)cb.host, 8, &seq);
+	cb.size = 0;
+	expect(rc == -EFAULT, "CB at a host address, not a mapping: EFAULT");
+	rc = cs_submit(fd, QUEUE_H2D, cb.va + 4 * 4096 - 4, 8, &seq);
+	expect(rc == -EFAULT, "CB running past its mapping's end: EFAULT");
+	rc = cs_submit(fd, QUEUE_H2D, dev, 8, &seq);
+	expect(rc == -EFAULT, "CB in device memory (not a host mapping): EFAULT");
+
+	/* malformed CBs (hlsim rejects what Gaudi2 would fault on) */
+	cb_word(&cb, 0, PKT_CTL(0x1));	/* WREG_32 */
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "CB with another opcode (WREG_32): EINVAL");
+	cb_word(&cb, 0, PKT_CTL(0x1f));
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "CB with an unknown opcode (0x1f): EINVAL");
+	cb_copy(&cb, dev, host_va, 64);
+	cb.size = 16;
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "CB ending inside a LIN_DMA packet: EINVAL");
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb.size = 4;
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "CB of 4 bytes (half a packet): EINVAL");
+	cb_copy(&cb, dev + 64 * 1024 * 1024, host_va, 64);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA to an unmapped device address: EINVAL");
+	cb_copy(&cb, dev, (uintptr_t)host, 64);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA from a host address, not a mapping: EINVAL");
+	cb_copy(&cb, dev, host_va + 4096 - 32, 64);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA running past the end of the source mapping: EINVAL");
+	cb_copy(&cb, dev + page - 32, host_va, 64);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA running past the end of the device mapping: EINVAL");
+	cb_copy(&cb, dev, host_va, 0xffffffffU);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA of tsize 4 GiB - 1 beyond every mapping: EINVAL");
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_copy(&cb, dev, 0x1234, 64);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "a bad packet after a good one rejects the whole CS: EINVAL");
+	/* after all refusals the context still works */
+	cb_copy(&cb, dev, host_va, 64);
+	expect(run_cb(fd, QUEUE_H2D, &cb, &seq) == 0,
+	       "a good CS after the refusals completes");
+
+	unmap(fd, host_va);
+	release(fd, dev, hd);
+	cb_fini(fd, &cb);
+	munmap(host, 4096);
+}
+
+/* memory.c: host mappings are per context and go with it */
+static void case_context_host_va_space(void)
+{
+	unsigned char *host = host_pages(1);
+	uint64_t va1 = 0, va2 = 0;
+	int fd = open(path, O_RDWR);
+
+	if (host == NULL)
+		return;
+	map_host(fd, host, 4096, &va1);
+	close(fd);	/* no UNMAP: the context's mappings go with it */
+	fd = open(path, O_RDWR);
+	map_host(fd, host, 4096, &va2);
+	expect(va1 != 0 && va2 == va1,
+	       "a new context maps host memory from the start of its range "
+	       "again (%#llx, then %#llx)", (unsigned long long)va1,
+	       (unsigned long long)va2);
+	unmap(fd, va2);
+	close(fd);
+	munmap(host, 4096);
+}
+
 int main(int argc, char **argv)
 {
 	struct hl_info_hw_ip_info hw = { 0 };
@@ -251,8 +706,12 @@ int main(int argc, char **argv)
 	case_hint(fd);
 	case_refusals(fd);
 	case_dram_usage(fd);
+	case_userptr(fd, &hw);
+	case_cs_copies(fd);
+	case_cs_refusals(fd);
 	close(fd);
 	case_context_va_space();
+	case_context_host_va_space();
 
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
