@@ -237,7 +237,7 @@ static void case_dram_usage(int fd)
 /* ---- host memory mappings and command submission (Gaudi2) -------------- */
 
 #define HOST_VA_BASE	0xFFF0000000000000ULL	/* VA_HOST_SPACE_PAGE_START */
-#define HOST_VA_END	0xFFF1000000000000ULL	/* ..._HPAGE_END */
+#define HOST_VA_END	0xFFF0800000000000ULL	/* ..._PAGE_END */
 #define PKT_LIN_DMA	0x9
 #define PKT_NOP		0xa
 #define PKT_CTL(op)	(((uint32_t)(op) << 24) | (1U << 29) | (1U << 31))
@@ -359,6 +359,21 @@ static int wait_cs(int fd, uint64_t seq, uint64_t timeout_us,
 	return rc;
 }
 
+/* WAIT_CS of seq 0 with @flags; GONE must come with seq 0 */
+static int wait_cs_flags(int fd, uint32_t flags, uint32_t *status)
+{
+	union hl_wait_cs_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.in.flags = flags;
+	rc = ioctl(fd, DRM_IOCTL_HL_WAIT_CS, &a) ? -errno : 0;
+	*status = a.out.status;
+	if (rc == 0 && !(a.out.flags & HL_WAIT_CS_STATUS_FLAG_GONE))
+		return -EPROTO;
+	return rc;
+}
+
 /* Poll (timeout 0) until the CS is no longer BUSY, at most ~10 s */
 static int poll_cs(int fd, uint64_t seq, uint32_t *status)
 {
@@ -422,6 +437,45 @@ static void case_userptr(int fd, const struct hl_info_hw_ip_info *hw)
 		munmap(hole, 2 * 4096);
 	expect(hole != NULL && map_host(fd, hole, 4096, &dummy) == -EFAULT,
 	       "USERPTR MAP of unmapped host memory: EFAULT");
+	expect(map_host(fd, (void *)0xffff888000000000ULL, 4096, &dummy) ==
+	       -EFAULT, "USERPTR MAP of a kernel address (access_ok): EFAULT");
+	expect(map_host(fd, (void *)(uintptr_t)-4096, 8192, &dummy) == -EINVAL,
+	       "USERPTR MAP whose end overflows: EINVAL");
+	{
+		union hl_mem_args a = { .in.op = HL_MEM_OP_MAP };
+
+		a.in.flags = HL_MEM_USERPTR | HL_MEM_CONTIGUOUS;
+		a.in.map_host.host_virt_addr = (uintptr_t)host;
+		a.in.map_host.mem_size = 4096;
+		expect(mem(fd, &a) == -EINVAL,
+		       "USERPTR MAP with another flag (CONTIGUOUS): EINVAL");
+	}
+	/* map_device_va(): a free, page-aligned hint is honoured (the
+	 * offset added); FORCE_HINT with an unusable hint is EINVAL */
+	if (map_host(fd, host, 4096, &va) == 0) {
+		union hl_mem_args a = { .in.op = HL_MEM_OP_MAP };
+		uint64_t hint = (va & ~0xfffULL) + 64 * 4096;
+
+		a.in.flags = HL_MEM_USERPTR;
+		a.in.map_host.host_virt_addr = (uintptr_t)host + 0x10;
+		a.in.map_host.mem_size = 100;
+		a.in.map_host.hint_addr = hint;
+		expect(mem(fd, &a) == 0 && a.out.device_virt_addr == hint + 0x10,
+		       "USERPTR MAP honours a free page-aligned hint");
+		va2 = a.out.device_virt_addr;
+		a.in.op = HL_MEM_OP_MAP;
+		a.in.flags = HL_MEM_USERPTR | HL_MEM_FORCE_HINT;
+		a.in.map_host.host_virt_addr = (uintptr_t)host;
+		a.in.map_host.mem_size = 100;
+		a.in.map_host.hint_addr = hint;	/* in use now */
+		expect(mem(fd, &a) == -EINVAL,
+		       "USERPTR MAP with FORCE_HINT on a used hint: EINVAL");
+		/* a host mapping is not device memory: no dma-buf */
+		expect(export(fd, va, 4096, 0) == -EINVAL,
+		       "EXPORT_DMABUF_FD of a USERPTR VA: EINVAL");
+		unmap(fd, va2);
+		unmap(fd, va);
+	}
 	munmap(host, 4 * 4096);
 }
 
@@ -526,6 +580,13 @@ static void case_cs_copies(int fd)
 	       "WAIT_CS of an older completed CS: COMPLETED");
 	expect(wait_cs(fd, last + 1000, 0, &status) == -EINVAL,
 	       "WAIT_CS of a sequence not handed out: EINVAL");
+	expect(wait_cs_flags(fd, 0, &status) == 0 &&
+	       status == HL_WAIT_CS_STATUS_COMPLETED,
+	       "WAIT_CS of seq 0 (fence gone): COMPLETED, FLAG_GONE");
+	expect(wait_cs_flags(fd, HL_WAIT_CS_FLAGS_INTERRUPT, &status) == -EPERM,
+	       "WAIT_CS for an interrupt: EPERM (no user interrupts)");
+	expect(wait_cs_flags(fd, HL_WAIT_CS_FLAGS_MULTI_CS, &status) == -EPERM,
+	       "WAIT_CS for multiple CSs: EPERM (no multi-CS)");
 
 	unmap(fd, src_va);
 	unmap(fd, dst_va);
@@ -534,6 +595,30 @@ static void case_cs_copies(int fd)
 	cb_fini(fd, &cb);
 	munmap(src, 2 * 4096);
 	munmap(dst, 2 * 4096);
+}
+
+/* A CS of the NOP(s) in @cb on PDMA_0_0 with @flags, polled to its end */
+static int cs_flags(int fd, struct cb *cb, uint32_t flags)
+{
+	struct hl_cs_chunk c;
+	union hl_cs_args a;
+	uint32_t status;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.cb_handle = cb->va;
+	c.cb_size = cb->size;
+	c.queue_index = QUEUE_H2D;
+	c.cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
+	memset(&a, 0, sizeof(a));
+	a.in.chunks_execute = (uintptr_t)&c;
+	a.in.num_chunks_execute = 1;
+	a.in.cs_flags = flags;
+	a.in.timeout = 10;
+	rc = ioctl(fd, DRM_IOCTL_HL_CS, &a) ? -errno : 0;
+	if (rc == 0)
+		rc = poll_cs(fd, a.out.seq, &status);
+	return rc;
 }
 
 /* A CS of one chunk whose CB holds the packet(s) built in @cb */
@@ -584,6 +669,49 @@ static void case_cs_refusals(int fd)
 	a.in.pad[0] = 1;
 	expect(ioctl(fd, DRM_IOCTL_HL_CS, &a) == -1 && errno == EINVAL,
 	       "CS with nonzero padding: EINVAL");
+	/* hl_cs_ioctl(): the argument comes back with seq ULLONG_MAX and
+	 * the errno as status */
+	expect(a.out.seq == UINT64_MAX && a.out.status == (uint32_t)-EINVAL,
+	       "a refused CS answers out.seq ULLONG_MAX, out.status -EINVAL");
+	/* hl_cs_sanity_checks(): flags */
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	expect(cs_flags(fd, &cb, HL_CS_FLAGS_STAGED_SUBMISSION |
+			HL_CS_FLAGS_STAGED_SUBMISSION_FIRST) == -EPERM,
+	       "CS with STAGED_SUBMISSION: EPERM");
+	expect(cs_flags(fd, &cb, HL_CS_FLAGS_SIGNAL | HL_CS_FLAGS_WAIT) ==
+	       -EINVAL, "CS with two type flags (signal + wait): EINVAL");
+	expect(cs_flags(fd, &cb, HL_CS_FLAGS_TIMESTAMP) == -EINVAL,
+	       "CS with a flag not simulated (TIMESTAMP): EINVAL");
+	expect(cs_flags(fd, &cb, HL_CS_FLAGS_CUSTOM_TIMEOUT) == 0,
+	       "CS with CUSTOM_TIMEOUT is accepted");
+	cb.size = 0;
+
+	/* allocate_cs() runs before the chunks are validated: a CS refused
+	 * for its queue consumes a sequence number (WAIT_CS: COMPLETED), one
+	 * refused by the sanity checks does not */
+	{
+		uint64_t s1 = 0, s2 = 0, s3 = 0;
+		uint32_t status = ~0U;
+
+		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		run_cb(fd, QUEUE_H2D, &cb, &s1);
+		a.in.chunks_execute = (uintptr_t)many;
+		ioctl(fd, DRM_IOCTL_HL_CS, &a);	/* padding: no number */
+		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		run_cb(fd, QUEUE_H2D, &cb, &s2);
+		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		cs_of(fd, 3, &cb);			/* queue: a number */
+		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		run_cb(fd, QUEUE_H2D, &cb, &s3);
+		expect(s1 != 0 && s2 == s1 + 1 && s3 == s2 + 2,
+		       "a refused CS consumes a sequence number only after "
+		       "the sanity checks (%llu, %llu, %llu)",
+		       (unsigned long long)s1, (unsigned long long)s2,
+		       (unsigned long long)s3);
+		expect(wait_cs(fd, s2 + 1, 0, &status) == 0 &&
+		       status == HL_WAIT_CS_STATUS_COMPLETED,
+		       "WAIT_CS of the refused CS's number: COMPLETED");
+	}
 
 	/* validate_queue_index(): a queue index beyond the ASIC's */
 	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
@@ -630,7 +758,18 @@ static void case_cs_refusals(int fd)
 	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
 	cb.size = 4;
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
-	       "CB of 4 bytes (half a packet): EINVAL");
+	       "CB of 4 bytes (cb_size < 8): EINVAL");
+	expect(cs_submit(fd, QUEUE_H2D, cb.va, 2 * 1024 * 1024, &seq) == -EINVAL,
+	       "CB of 2 MiB (beyond HL_MAX_CB_SIZE): EINVAL");
+	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA) | (1U << 1), dev, host_va, 64);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA with a ctl bit hlsim does not know (endian): EINVAL");
+	cb_word(&cb, 0, PKT_CTL(PKT_NOP) | LIN_MEMSET);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "NOP with a LIN_DMA bit (memset): EINVAL");
+	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA), dev, host_va, 0);
+	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
+	       "LIN_DMA of tsize 0: EINVAL");
 	cb_copy(&cb, dev + 64 * 1024 * 1024, host_va, 64);
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "LIN_DMA to an unmapped device address: EINVAL");

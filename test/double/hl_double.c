@@ -105,11 +105,12 @@ static void read_config(void)
 					     4095);
 	hld_cfg.unmap_errno = (int)env_long("HL_DOUBLE_UNMAP_ERRNO", 0, 0,
 					    4095);
-	hld_cfg.cs_disabled_queue = (int)env_long("HL_DOUBLE_CS_DISABLED_QUEUE",
-						  0, 0, 1L << 30);
-	hld_cfg.cs_timeout = (int)env_long("HL_DOUBLE_CS_TIMEOUT", 0, 0,
+	hld_cfg.cs_disable = (int)env_long("HL_DOUBLE_CS_DISABLE", 0, 0,
 					   1L << 30);
+	hld_cfg.cs_hang = (int)env_long("HL_DOUBLE_CS_HANG", 0, 0, 1L << 30);
 	hld_cfg.cs_abort = (int)env_long("HL_DOUBLE_CS_ABORT", 0, 0, 1L << 30);
+	hld_cfg.cs_timeout_ms = (int)env_long("HL_DOUBLE_CS_TIMEOUT_MS", 30000,
+					      1, 1L << 30);
 	hld_cfg.loaded = 1;
 }
 

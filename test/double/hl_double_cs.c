@@ -26,19 +26,35 @@
 
 /*
  * Gaudi2 facts (Linux drivers/accel/habanalabs/gaudi2/gaudi2P.h, gaudi2.c,
- * include/gaudi2/gaudi2_packets.h).  Host mappings come from the PMMU
- * range VA_HOST_SPACE_PAGE_START..END; as for device memory each device
- * gets its own 1 TiB window of it unless HL_DOUBLE_SHARED_VA.
+ * include/gaudi2/gaudi2_packets.h) and hlsim's bounds (kernel/README.md).
+ * Host mappings come from the PMMU range VA_HOST_SPACE_PAGE_START..END,
+ * first fit; as for device memory each device gets its own 1 TiB window
+ * of it unless HL_DOUBLE_SHARED_VA (hlsim: one range for every context).
  */
 #define HLD_HOST_PAGE		4096ULL
 #define HLD_MAX_PENDING_CS	64	/* GAUDI2_MAX_PENDING_CS */
 #define HLD_MAX_QUEUES		256	/* beyond: "Queue index is invalid" */
-#define HLD_MAX_UMAPS		65536	/* per context, as hlsim's bounds */
+#define HLD_USER_END		0x800000000000ULL	/* x86-64 TASK_SIZE */
+#define HLD_HOST_VA_END		0xFFF0800000000000ULL	/* ..._PAGE_END */
+#define HLD_MAX_UMAPS		65536	/* hlsim max_userptr_per_ctx */
+#define HLD_MAX_PINNED		(1024ULL << 20)	/* max_pinned_mb_per_ctx */
+#define HLD_MAX_CB_SIZE		(2U * 1024 * 1024 - 32)	/* HL_MAX_CB_SIZE */
+#define HLD_MAX_LIN_DMA		65536	/* per CS, hlsim bound */
+#define HLD_CS_TYPE_MASK	(HL_CS_FLAGS_SIGNAL | HL_CS_FLAGS_WAIT | \
+				 HL_CS_FLAGS_COLLECTIVE_WAIT | \
+				 HL_CS_FLAGS_RESERVE_SIGNALS_ONLY | \
+				 HL_CS_FLAGS_UNRESERVE_SIGNALS_ONLY | \
+				 HL_CS_FLAGS_ENGINE_CORE_COMMAND | \
+				 HL_CS_FLAGS_ENGINES_COMMAND | \
+				 HL_CS_FLAGS_FLUSH_PCI_HBW_WRITES)
 
 #define PKT_OPCODE(ctl)		(((ctl) >> 24) & 0x1f)
 #define PKT_LIN_DMA		0x9
 #define PKT_NOP			0xa
 #define LIN_DMA_MEMSET		(1U << 4)
+#define PKT_BARRIERS		(7U << 29)	/* engine, register, message */
+#define NOP_CTL_BITS		(PKT_BARRIERS | (0x1fU << 24))
+#define LIN_DMA_CTL_BITS	(NOP_CTL_BITS | LIN_DMA_MEMSET | 1U)	/* wrcomp */
 #define LIN_DMA_SIZE		24
 #define NOP_SIZE		8
 
@@ -53,13 +69,14 @@ struct hld_umap {
 
 struct hld_fence {
 	uint64_t		seq;		/* 0: slot unused */
-	int			error;		/* 0, -ETIMEDOUT or -EIO */
-	int64_t			ts_ns;
+	int			error;		/* 0, or -EIO (aborted) */
+	int64_t			hang_end_ns;	/* hung: times out then */
 };
 
 struct hld_cs_ctx {
 	struct hld_umap		*maps;
 	unsigned		nmaps;
+	uint64_t		pinned;		/* bytes, whole pages */
 	uint64_t		next_seq;	/* hl_ctx_init: cs_sequence = 1 */
 	struct hld_fence	pending[HLD_MAX_PENDING_CS];
 };
@@ -160,22 +177,25 @@ int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
 	struct hld_umap *m;
 	int rc;
 
+	if (in->flags & ~(uint32_t)(HL_MEM_USERPTR | HL_MEM_FORCE_HINT))
+		return -EINVAL;		/* hlsim, as for a DRAM MAP */
 	if (size == 0)
 		return -EINVAL;		/* "size to pin is invalid" */
 	if (addr + size < addr || addr + size > UINT64_MAX - HLD_HOST_PAGE)
 		return -EINVAL;		/* "causes integer overflow" */
-	if (addr + size > 0x800000000000ULL)
-		return -EFAULT;		/* !access_ok(): not a user address */
 	start = addr & ~(HLD_HOST_PAGE - 1);
 	end = (addr + size + HLD_HOST_PAGE - 1) & ~(HLD_HOST_PAGE - 1);
-	rc = host_range_mapped(start, (end - start) / HLD_HOST_PAGE);
-	if (rc != 0)
-		return rc;
 	cs = cs_state(csp);
 	if (cs == NULL)
 		return -ENOMEM;
-	if (cs->nmaps >= HLD_MAX_UMAPS)
-		return -ENOMEM;
+	if (cs->nmaps >= HLD_MAX_UMAPS || end - start > HLD_MAX_PINNED ||
+	    cs->pinned > HLD_MAX_PINNED - (end - start))
+		return -ENOMEM;		/* hlsim's per-context bounds */
+	if (end > HLD_USER_END)
+		return -EFAULT;		/* !access_ok(): not a user address */
+	rc = host_range_mapped(start, (end - start) / HLD_HOST_PAGE);
+	if (rc != 0)
+		return rc;		/* get_user_memory(): cannot pin */
 	rc = pick_block(cs, dev, in->map_host.hint_addr,
 			!!(in->flags & HL_MEM_FORCE_HINT), end - start, &block);
 	if (rc != 0)
@@ -191,6 +211,7 @@ int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
 	m->next = cs->maps;
 	cs->maps = m;
 	cs->nmaps++;
+	cs->pinned += m->block_size;
 	*va = m->va;
 	return 0;
 }
@@ -212,6 +233,7 @@ int hld_userptr_unmap(struct hld_cs_ctx *cs, uint64_t va)
 
 		*link = m->next;
 		cs->nmaps--;
+		cs->pinned -= m->block_size;
 		free(m);
 	}
 	return 0;
@@ -233,7 +255,7 @@ static uint64_t host_range(const struct hld_cs_ctx *cs, uint64_t va,
  * Queues a user may submit to on Gaudi2 with user-allocated CBs: PDMA_0_0,
  * PDMA_0_1, PDMA_1_0 and the EDMA queues of the four dcores
  * (gaudi2_is_queue_enabled(); the others are NA, binned out or the
- * driver's own).
+ * driver's own).  Any of them does any direction, as in hlsim.
  */
 static int queue_enabled(uint32_t q)
 {
@@ -252,6 +274,8 @@ struct hld_side {
 static int translate(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
 		     uint64_t va, uint64_t size, struct hld_side *side)
 {
+	if (va + size < va)
+		return -EINVAL;		/* the range overflows */
 	side->dev = hld_dev_range(ctx, va, size);
 	side->host = side->dev == NULL ? host_range(cs, va, size) : 0;
 	return side->dev != NULL || side->host != 0 ? 0 : -EINVAL;
@@ -259,8 +283,8 @@ static int translate(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
 
 /*
  * Move @n bytes from @src to @dst, or fill @dst with the 8-byte
- * little-endian pattern @value (memset).  Host sides go through
- * process_vm_readv/writev.
+ * little-endian pattern @value (memset: byte i is byte i mod 8 of it).
+ * Host sides go through process_vm_readv/writev.
  */
 static int dma_move(const struct hld_side *dst, const struct hld_side *src,
 		    uint64_t value, uint64_t n, int fill)
@@ -294,19 +318,19 @@ static int dma_move(const struct hld_side *dst, const struct hld_side *src,
 }
 
 struct hld_job {
-	uint32_t	queue;
 	uint64_t	cb_host;	/* the CB's host address */
 	uint32_t	cb_size;
 };
 
 /*
- * Walk the packets of one CB.  With @run 0 it validates (opcodes, sizes,
- * every address inside one mapping of the context); with @run 1 it moves
- * the data.  Validation errors are EINVAL; a CB that cannot be read is
- * EFAULT.
+ * Walk the packets of one CB.  With @run 0 it validates (opcodes, ctl
+ * bits, sizes, every address inside one mapping of the context) and
+ * counts the LIN_DMA packets into *@nlin; with @run 1 it moves the data.
+ * Malformed is EINVAL (hlsim: the hardware would fault); a CB that
+ * cannot be read is EFAULT.
  */
 static int cb_walk(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
-		   const struct hld_job *job, int run)
+		   const struct hld_job *job, int run, uint32_t *nlin)
 {
 	uint32_t off = 0;
 
@@ -317,24 +341,27 @@ static int cb_walk(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
 		int rc;
 
 		if (job->cb_size - off < NOP_SIZE)
-			return -EINVAL;		/* a truncated packet */
+			return -EINVAL;		/* a packet cut by cb_size */
 		if (hld_user_copy(hdr, job->cb_host + off, sizeof(hdr), 0))
 			return -EFAULT;
 		tsize = hdr[0];
 		ctl = hdr[1];
 		if (PKT_OPCODE(ctl) == PKT_NOP) {
+			if (ctl & ~NOP_CTL_BITS)
+				return -EINVAL;
 			off += NOP_SIZE;
 			continue;
 		}
 		if (PKT_OPCODE(ctl) != PKT_LIN_DMA ||
-		    job->cb_size - off < LIN_DMA_SIZE)
+		    job->cb_size - off < LIN_DMA_SIZE ||
+		    (ctl & ~LIN_DMA_CTL_BITS) || tsize == 0)
 			return -EINVAL;
 		if (hld_user_copy(addr, job->cb_host + off + 8, sizeof(addr),
 				  0))
 			return -EFAULT;
 		off += LIN_DMA_SIZE;
-		if (tsize == 0)
-			continue;
+		if (!run && ++*nlin > HLD_MAX_LIN_DMA)
+			return -EINVAL;
 		if (translate(ctx, cs, addr[1], tsize, &dst) != 0)
 			return -EINVAL;
 		if (ctl & LIN_DMA_MEMSET) {
@@ -369,68 +396,125 @@ static int take_knob(int *knob)
 	return 1;
 }
 
-/* command_submission.c hl_cs_ioctl(): hl_cs_sanity_checks(),
- * hl_cs_copy_chunk_array(), validate_queue_index(), gaudi2_cs_parser() /
- * gaudi2_validate_cb_address(), allocate_cs(), then the out fields */
-static int cs_submit(struct hld_ctx *ctx, struct hld_cs_ctx *cs,
-		     const struct hl_cs_in *in, uint64_t *seq)
+/* Still running: only a hung CS, until its timeout */
+static int fence_busy(const struct hld_fence *f, int64_t now)
 {
-	struct hl_cs_chunk chunk;
-	struct hld_job *jobs;
-	struct hld_fence *slot = &cs->pending[cs->next_seq &
-					      (HLD_MAX_PENDING_CS - 1)];
-	uint32_t n = in->num_chunks_execute;
-	int rc = 0, error = 0;
+	return f->seq != 0 && f->hang_end_ns != 0 && now < f->hang_end_ns;
+}
+
+/* The checks before allocate_cs(): no sequence number consumed */
+static int cs_precheck(const struct hl_cs_in *in)
+{
+	const uint32_t allowed = HL_CS_FLAGS_CUSTOM_TIMEOUT |
+				 HL_CS_FLAGS_SKIP_RESET_ON_TIMEOUT;
+	uint32_t type = in->cs_flags & HLD_CS_TYPE_MASK;
 
 	for (size_t i = 0; i < sizeof(in->pad); i++)
 		if (in->pad[i] != 0)
 			return -EINVAL;	/* "Padding bytes must be 0" */
-	if (in->cs_flags != 0)
-		return -EINVAL;		/* only execute CSs are emulated */
-	if (n == 0 || n > HL_MAX_JOBS_PER_CS)
+	if (in->cs_flags & HL_CS_FLAGS_STAGED_SUBMISSION)
+		return -EPERM;		/* "staged submission not supported" */
+	if (type & (type - 1))
+		return -EINVAL;		/* "CS type flags are mutually exclusive" */
+	if (in->cs_flags & ~allowed)
+		return -EINVAL;		/* hlsim: not simulated */
+	if (in->num_chunks_execute == 0 ||
+	    in->num_chunks_execute > HL_MAX_JOBS_PER_CS)
 		return -EINVAL;
-	jobs = calloc(n, sizeof(*jobs));
-	if (jobs == NULL)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		if (hld_user_copy(&chunk, in->chunks_execute + i * sizeof(chunk),
-				  sizeof(chunk), 0) != 0) {
-			rc = -EFAULT;
-			break;
-		}
-		if (!queue_enabled(chunk.queue_index) ||
-		    !(chunk.cs_chunk_flags & HL_CS_CHUNK_FLAGS_USER_ALLOC_CB)) {
-			rc = -EINVAL;	/* not a user queue / no kernel CBs */
-			break;
-		}
-		jobs[i].queue = chunk.queue_index;
-		jobs[i].cb_size = chunk.cb_size;
-		jobs[i].cb_host = host_range(cs, chunk.cb_handle,
-					     chunk.cb_size ? chunk.cb_size : 1);
-		if (jobs[i].cb_host == 0)
-			rc = -EFAULT;	/* "CB address ... is not valid" */
-		else
-			rc = cb_walk(ctx, cs, &jobs[i], 0);
-	}
-	if (rc == 0 && take_knob(&hld_cfg.cs_disabled_queue))
-		rc = -EINVAL;		/* "h/w queue %d is disabled" */
-	if (rc != 0) {
-		free(jobs);
-		return rc;
-	}
-	if (take_knob(&hld_cfg.cs_timeout))
-		error = -ETIMEDOUT;
-	else if (take_knob(&hld_cfg.cs_abort))
-		error = -EIO;
-	for (uint32_t i = 0; i < n && error == 0; i++)
-		if (cb_walk(ctx, cs, &jobs[i], 1) != 0)
-			error = -EIO;	/* host memory gone since the MAP */
-	free(jobs);
-	slot->seq = cs->next_seq++;
-	slot->error = error;
-	slot->ts_ns = now_ns();
-	*seq = slot->seq;
 	return 0;
+}
+
+/* Per chunk, in order: queue, user CB, CB size, CB location, packets */
+static int cs_check_chunks(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
+			   const struct hl_cs_chunk *chunks, uint32_t n,
+			   struct hld_job *jobs)
+{
+	uint32_t nlin = 0;
+	int rc;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct hl_cs_chunk *c = &chunks[i];
+
+		if (!queue_enabled(c->queue_index))
+			return -EINVAL;	/* validate_queue_index() */
+		if (!(c->cs_chunk_flags & HL_CS_CHUNK_FLAGS_USER_ALLOC_CB))
+			return -EINVAL;	/* "doesn't support kernel CB" */
+		if (c->cb_size < NOP_SIZE || c->cb_size > HLD_MAX_CB_SIZE)
+			return -EINVAL;	/* hlsim bound */
+		jobs[i].cb_size = c->cb_size;
+		jobs[i].cb_host = host_range(cs, c->cb_handle, c->cb_size);
+		if (jobs[i].cb_host == 0)
+			return -EFAULT;	/* "CB address ... is not valid" */
+		rc = cb_walk(ctx, cs, &jobs[i], 0, &nlin);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * command_submission.c hl_cs_ioctl(): hl_cs_sanity_checks(),
+ * hl_cs_copy_chunk_array(), allocate_cs() (the sequence number is taken
+ * here: a CS refused after it consumes one), validate_queue_index(),
+ * gaudi2_cs_parser() / gaudi2_validate_cb_address(); hlsim's CB parsing
+ * (kernel/README.md).  A valid CS runs here, before the ioctl returns.
+ */
+static int cs_submit(struct hld_ctx *ctx, struct hld_cs_ctx *cs,
+		     const struct hl_cs_in *in, uint64_t *seq)
+{
+	uint32_t n = in->num_chunks_execute;
+	struct hl_cs_chunk *chunks;
+	struct hld_fence *slot;
+	struct hld_job *jobs;
+	int64_t now = now_ns();
+	int rc = cs_precheck(in);
+
+	if (rc != 0)
+		return rc;
+	chunks = calloc(n, sizeof(*chunks));
+	jobs = calloc(n, sizeof(*jobs));
+	if (chunks == NULL || jobs == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (hld_user_copy(chunks, in->chunks_execute, n * sizeof(*chunks),
+			  0) != 0) {
+		rc = -EFAULT;
+		goto out;
+	}
+	slot = &cs->pending[cs->next_seq & (HLD_MAX_PENDING_CS - 1)];
+	if (fence_busy(slot, now)) {
+		rc = -EAGAIN;		/* "too many in-flights CS" */
+		goto out;
+	}
+	/* allocate_cs(): from here on the CS has a sequence number */
+	memset(slot, 0, sizeof(*slot));
+	slot->seq = cs->next_seq++;
+	if (take_knob(&hld_cfg.cs_disable))
+		rc = -EINVAL;		/* "h/w queue %d is disabled" */
+	else
+		rc = cs_check_chunks(ctx, cs, chunks, n, jobs);
+	if (rc != 0)
+		goto out;		/* its fence completes (error unseen) */
+	if (take_knob(&hld_cfg.cs_hang)) {
+		uint64_t ms = (in->cs_flags & HL_CS_FLAGS_CUSTOM_TIMEOUT) ?
+			      in->timeout * 1000ULL : (uint64_t)hld_cfg.cs_timeout_ms;
+
+		slot->hang_end_ns = now + (int64_t)(ms * 1000000);
+		if (slot->hang_end_ns == 0)
+			slot->hang_end_ns = 1;
+	} else if (take_knob(&hld_cfg.cs_abort)) {
+		slot->error = -EIO;
+	} else {
+		for (uint32_t i = 0; i < n && slot->error == 0; i++)
+			if (cb_walk(ctx, cs, &jobs[i], 1, NULL) != 0)
+				slot->error = -EIO;	/* host memory gone */
+	}
+	*seq = slot->seq;
+out:
+	free(chunks);
+	free(jobs);
+	return rc;
 }
 
 int hld_cs_ioctl(struct hld_ctx *ctx, struct hld_cs_ctx **csp, void *arg)
@@ -447,39 +531,66 @@ int hld_cs_ioctl(struct hld_ctx *ctx, struct hld_cs_ctx **csp, void *arg)
 	if (rc == -EAGAIN)
 		return rc;		/* the driver leaves args alone */
 	memset(&a, 0, sizeof(a));
-	a.out.seq = seq;
+	a.out.seq = seq;		/* ULLONG_MAX on failure */
 	a.out.status = (uint32_t)rc;
 	if (hld_user_copy(&a, (uintptr_t)arg, sizeof(a), 1) != 0 && rc == 0)
 		rc = -EFAULT;
 	return rc;
 }
 
-/* command_submission.c hl_cs_wait_ioctl(), hl_wait_for_fence(),
- * context.c hl_ctx_get_fence() */
+/* The deadline of a WAIT_CS that sleeps (hld_dev_ioctl() calls it again
+ * after HLD_RETRY, without the lock) */
+static __thread int64_t wait_deadline;
+
+/*
+ * command_submission.c hl_wait_ioctl(), hl_cs_wait_ioctl(),
+ * hl_wait_for_fence(), context.c hl_ctx_get_fence(); as hlsim: no
+ * timestamps, INTERRUPT and MULTI_CS waits are EPERM.  The argument is
+ * copied back also on failure.
+ */
 int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg)
 {
 	union hl_wait_cs_args a;
-	struct hld_cs_ctx *cs;
 	const struct hld_fence *f;
+	struct hld_cs_ctx *cs;
+	int64_t now = now_ns();
 	uint64_t seq;
 	int rc = 0;
 
 	if (hld_user_copy(&a, (uintptr_t)arg, sizeof(a), 0) != 0)
 		return -EFAULT;
-	if (a.in.flags & (HL_WAIT_CS_FLAGS_INTERRUPT | HL_WAIT_CS_FLAGS_MULTI_CS))
-		return -EINVAL;		/* not emulated */
 	cs = cs_state(csp);
-	if (cs == NULL)
-		return -ENOMEM;
 	seq = a.in.seq;
-	if (seq >= cs->next_seq)
-		return -EINVAL;		/* "current CS is at seq %llu" */
+	if (a.in.flags & (HL_WAIT_CS_FLAGS_INTERRUPT |
+			  HL_WAIT_CS_FLAGS_MULTI_CS))
+		rc = -EPERM;		/* no user interrupts, no multi-CS */
+	else if (cs == NULL)
+		rc = -ENOMEM;
+	else if (seq >= cs->next_seq)
+		rc = -EINVAL;		/* "current CS is at seq %llu" */
+	if (rc != 0) {
+		wait_deadline = 0;
+		memset(&a, 0, sizeof(a));
+		hld_user_copy(&a, (uintptr_t)arg, sizeof(a), 1);
+		return rc;
+	}
 	f = &cs->pending[seq & (HLD_MAX_PENDING_CS - 1)];
+	if (fence_busy(f, now) && f->seq == seq && a.in.timeout_us != 0) {
+		if (wait_deadline == 0)
+			wait_deadline = now + (int64_t)(a.in.timeout_us > INT64_MAX / 2000 ?
+					INT64_MAX / 2 : a.in.timeout_us * 1000);
+		if (now < wait_deadline)
+			return HLD_RETRY;	/* sleep a little, ask again */
+	}
+	wait_deadline = 0;
 	memset(&a, 0, sizeof(a));
-	if (seq + HLD_MAX_PENDING_CS < cs->next_seq || f->seq != seq) {
+	if (seq == 0 || seq + HLD_MAX_PENDING_CS < cs->next_seq ||
+	    f->seq != seq) {
 		a.out.status = HL_WAIT_CS_STATUS_COMPLETED;	/* gone */
 		a.out.flags = HL_WAIT_CS_STATUS_FLAG_GONE;
-	} else if (f->error == -ETIMEDOUT) {
+	} else if (fence_busy(f, now)) {
+		a.out.status = HL_WAIT_CS_STATUS_BUSY;
+	} else if (f->hang_end_ns != 0) {
 		a.out.status = HL_WAIT_CS_STATUS_TIMEDOUT;
 		rc = -ETIMEDOUT;
 	} else if (f->error == -EIO) {
@@ -487,10 +598,14 @@ int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg)
 		rc = -EIO;
 	} else {
 		a.out.status = HL_WAIT_CS_STATUS_COMPLETED;
-		a.out.flags = HL_WAIT_CS_STATUS_FLAG_TIMESTAMP_VLD;
-		a.out.timestamp_nsec = f->ts_ns;
 	}
 	if (hld_user_copy(&a, (uintptr_t)arg, sizeof(a), 1) != 0)
 		return -EFAULT;
 	return rc;
+}
+
+/* A WAIT_CS that was sleeping got a signal */
+void hld_wait_cs_interrupted(void)
+{
+	wait_deadline = 0;
 }

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -977,13 +978,23 @@ int hld_dev_ioctl(int fd, unsigned long request, void *arg, int *ret)
 
 	if (hld_sys_fstat(fd, &st) != 0 || !is_memfd_stat(&st))
 		return 0;
-	pthread_mutex_lock(&hld_lock);
-	node = node_of_locked(&st, &dev, &ctx);
-	rc = node == HLD_NODE_NONE ? 0 :
-	     dispatch_locked(node, dev, ctx, request, arg);
-	pthread_mutex_unlock(&hld_lock);
-	if (node == HLD_NODE_NONE)
-		return 0;
+	for (int retry = 0;; retry = 1) {
+		pthread_mutex_lock(&hld_lock);
+		node = node_of_locked(&st, &dev, &ctx);
+		rc = node == HLD_NODE_NONE ? (retry ? -EBADF : 0) :
+		     dispatch_locked(node, dev, ctx, request, arg);
+		pthread_mutex_unlock(&hld_lock);
+		if (node == HLD_NODE_NONE && !retry)
+			return 0;
+		if (rc != HLD_RETRY)	/* only WAIT_CS answers it */
+			break;
+		/* a WAIT_CS on a running CS: sleep without the lock */
+		if (nanosleep(&(struct timespec){ 0, 200000 }, NULL) != 0) {
+			hld_wait_cs_interrupted();
+			rc = -EINTR;
+			break;
+		}
+	}
 	*ret = rc < 0 ? -1 : rc;
 	if (rc < 0)
 		errno = -rc;
@@ -1257,11 +1268,13 @@ HLD_API int hl_double_set(const char *name, long value)
 		knob = &hld_cfg.unmap_errno;
 	else if (strcmp(name, "HL_DOUBLE_SHARED_VA") == 0 && (value | 1) == 1)
 		knob = &hld_cfg.shared_va;
+	else if (strcmp(name, "HL_DOUBLE_CS_TIMEOUT_MS") == 0 && value >= 1 &&
+		 value < (1L << 30))
+		knob = &hld_cfg.cs_timeout_ms;
 	else if (value >= 0 && value < (1L << 30))
-		knob = strcmp(name, "HL_DOUBLE_CS_DISABLED_QUEUE") == 0 ?
-			&hld_cfg.cs_disabled_queue :
-		       strcmp(name, "HL_DOUBLE_CS_TIMEOUT") == 0 ?
-			&hld_cfg.cs_timeout :
+		knob = strcmp(name, "HL_DOUBLE_CS_DISABLE") == 0 ?
+			&hld_cfg.cs_disable :
+		       strcmp(name, "HL_DOUBLE_CS_HANG") == 0 ? &hld_cfg.cs_hang :
 		       strcmp(name, "HL_DOUBLE_CS_ABORT") == 0 ?
 			&hld_cfg.cs_abort : NULL;
 	if (knob == NULL) {

@@ -44,9 +44,10 @@ struct hld_config {
 	int		export_errno;
 	int		unmap_errno;
 	int		shared_va;	/* every device maps from one base */
-	int		cs_disabled_queue; /* next n CSs: "queue disabled" */
-	int		cs_timeout;	/* next n CSs time out */
+	int		cs_disable;	/* next n CSs: "queue disabled" */
+	int		cs_hang;	/* next n CSs hang, then time out */
 	int		cs_abort;	/* next n CSs are aborted */
+	int		cs_timeout_ms;	/* CS timeout without CUSTOM_TIMEOUT */
 };
 
 extern struct hld_config hld_cfg;
@@ -94,7 +95,10 @@ int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
 		    const struct hl_mem_in *in, uint64_t *va);
 int hld_userptr_unmap(struct hld_cs_ctx *cs, uint64_t va);
 int hld_cs_ioctl(struct hld_ctx *ctx, struct hld_cs_ctx **csp, void *arg);
+/* WAIT_CS returns HLD_RETRY to sleep (without the lock) and ask again */
+#define HLD_RETRY		1
 int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg);
+void hld_wait_cs_interrupted(void);
 void hld_cs_ctx_free(struct hld_cs_ctx *cs);
 
 /* Interposition layer, hl_double.c */
