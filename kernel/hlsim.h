@@ -13,8 +13,11 @@
 #include <linux/kref.h>
 #include <linux/maple_tree.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include <drm/drm_device.h>
@@ -30,6 +33,9 @@
 /* 2^48 bytes of device virtual address space per context */
 #define HLSIM_DRAM_VA_LAST	(HLSIM_DRAM_VA_BASE + (1ULL << 48) - 1)
 #define HLSIM_DRAM_PAGE_SIZE	PAGE_SIZE
+/* Gaudi2's host VA range (VA_HOST_SPACE_PAGE_START..END): USERPTR mappings */
+#define HLSIM_HOST_VA_BASE	0xFFF0000000000000ULL
+#define HLSIM_HOST_VA_LAST	(0xFFF0800000000000ULL - 1)
 /* Largest allocation page size accepted by HL_MEM_OP_ALLOC */
 #define HLSIM_MAX_ALLOC_PAGE_SIZE	SZ_2M
 
@@ -63,18 +69,51 @@ struct hlsim_alloc {
 
 /**
  * struct hlsim_map - a device VA range bound to an allocation (HL_MEM_OP_MAP)
- * @ref: held by the context's VA tree and by every dma-buf exported from it
- * @va: first device virtual address
+ *                    or to pinned host pages (HL_MEM_OP_MAP + HL_MEM_USERPTR)
+ * @ref: held by the context's VA tree, by every dma-buf exported from it and
+ *       by every submitted CS that uses it
+ * @va: first mapped device virtual address (the VA returned to user space)
  * @size: length of the mapping in bytes
- * @alloc: the mapped allocation (a reference is held)
+ * @tree_va: first VA of the page range the mapping occupies in the VA tree
+ *           (@va rounded down to a page)
+ * @alloc: the mapped allocation (a reference is held), NULL for USERPTR
+ * @pages: backing pages: the allocation's, or the pinned host pages
+ * @npages: number of pinned pages (USERPTR only)
+ * @pg_off: offset of @va in its first page (USERPTR only, else 0)
  * @nr_exports: live dma-bufs exported from this mapping
  */
 struct hlsim_map {
 	struct kref ref;
 	u64 va;
 	u64 size;
+	u64 tree_va;
 	struct hlsim_alloc *alloc;
+	struct page **pages;
+	unsigned long npages;
+	unsigned int pg_off;
 	atomic_t nr_exports;
+};
+
+struct hlsim_cs;
+
+/* Gaudi2's max_pending_cs: in-flight CSs per context */
+#define HLSIM_MAX_PENDING_CS	64
+
+/**
+ * struct hlsim_cs_ctx - command submission state of a context
+ * @lock: protects @next_seq, @pending and the CS states
+ * @next_seq: sequence number of the next CS (the first is 1)
+ * @pending: CS of sequence number s in slot s % HLSIM_MAX_PENDING_CS
+ *           (a reference is held)
+ * @wq: ordered workqueue executing the CSs of the context
+ * @closing: the context is being destroyed: running CSs stop copying
+ */
+struct hlsim_cs_ctx {
+	spinlock_t lock;	/* protects next_seq, pending */
+	u64 next_seq;
+	struct hlsim_cs *pending[HLSIM_MAX_PENDING_CS];
+	struct workqueue_struct *wq;
+	bool closing;
 };
 
 /**
@@ -85,7 +124,10 @@ struct hlsim_map {
  * @vas: device VA range -> struct hlsim_map
  * @dram_mem: bytes allocated through this context and not yet freed
  * @nr_allocs: live handles in @handles
- * @nr_maps: live mappings in @vas
+ * @nr_maps: live DRAM mappings in @vas
+ * @nr_userptrs: live USERPTR mappings in @vas
+ * @pinned_pages: pages pinned by the live USERPTR mappings
+ * @cs: command submission state
  */
 struct hlsim_ctx {
 	struct hlsim_device *hdev;
@@ -95,6 +137,9 @@ struct hlsim_ctx {
 	u64 dram_mem;
 	unsigned int nr_allocs;
 	unsigned int nr_maps;
+	unsigned int nr_userptrs;
+	u64 pinned_pages;
+	struct hlsim_cs_ctx cs;
 };
 
 /**
@@ -142,6 +187,34 @@ int hlsim_info(struct hlsim_device *hdev, struct hlsim_ctx *ctx,
 int hlsim_memory(struct hlsim_ctx *ctx, union hl_mem_args *args);
 int hlsim_memory_legacy(struct hlsim_ctx *ctx, union hl_mem_args *args);
 int hlsim_dma_copy(struct hlsim_ctx *ctx, struct hlsim_dma_copy *args);
+void hlsim_map_put(struct hlsim_map *map);
+struct hlsim_map *hlsim_map_find(struct hlsim_ctx *ctx, u64 addr, u64 size);
+int hlsim_va_pick(struct hlsim_ctx *ctx, u64 first, u64 last, u64 size,
+		  u64 align, u64 *va);
+int hlsim_va_insert(struct hlsim_ctx *ctx, struct hlsim_map *map, u64 hint,
+		    u64 first, u64 last, u64 size, u64 align, bool force);
+
+/* Page of @map holding device address @addr, and the offset inside it */
+static inline struct page *hlsim_map_page(struct hlsim_map *map, u64 addr,
+					  size_t *off)
+{
+	u64 delta = addr - map->va + map->pg_off;
+
+	*off = offset_in_page(delta);
+	return map->pages[delta >> PAGE_SHIFT];
+}
+
+/* hlsim_userptr.c: HL_MEM_OP_MAP of host memory (HL_MEM_USERPTR) */
+int hlsim_userptr_check_params(void);
+int hlsim_userptr_map(struct hlsim_ctx *ctx, union hl_mem_args *args);
+void hlsim_userptr_removed(struct hlsim_ctx *ctx, struct hlsim_map *map);
+void hlsim_userptr_release(struct hlsim_map *map);
+
+/* hlsim_cs.c: command submission (DRM_IOCTL_HL_CS, DRM_IOCTL_HL_WAIT_CS) */
+int hlsim_cs_ctx_init(struct hlsim_ctx *ctx);
+void hlsim_cs_ctx_fini(struct hlsim_ctx *ctx);
+int hlsim_cs_submit(struct hlsim_ctx *ctx, union hl_cs_args *args);
+int hlsim_cs_wait(struct hlsim_ctx *ctx, union hl_wait_cs_args *args);
 
 /* hlsim_cdev.c: control nodes and the legacy front end */
 int hlsim_ctrl_init(void);

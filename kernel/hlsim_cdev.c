@@ -23,6 +23,8 @@
 
 /* ioctl numbers of the legacy generation (<misc/habanalabs.h>) */
 #define HLSIM_LEGACY_INFO	_IOWR('H', 0x01, struct hl_info_args)
+#define HLSIM_LEGACY_CS		_IOWR('H', 0x03, union hl_cs_args)
+#define HLSIM_LEGACY_WAIT_CS	_IOWR('H', 0x04, union hl_wait_cs_args)
 #define HLSIM_LEGACY_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
 
 static dev_t hlsim_ctrl_base;
@@ -187,8 +189,10 @@ static long hlsim_legacy_ioctl(struct file *filp, unsigned int cmd,
 			       unsigned long arg)
 {
 	struct hlsim_ctx *ctx = filp->private_data;
+	union hl_wait_cs_args wait;
 	struct hlsim_dma_copy copy;
 	union hl_mem_args mem;
+	union hl_cs_args cs;
 	int ret;
 
 	if (_IOC_TYPE(cmd) != 'H')
@@ -205,6 +209,21 @@ static long hlsim_legacy_ioctl(struct file *filp, unsigned int cmd,
 		if (!ret)
 			ret = hlsim_arg_out(cmd, arg, &mem, sizeof(mem));
 		return ret;
+
+	/* like the driver's _hl_ioctl, CS and WAIT_CS copy out on errors too */
+	case _IOC_NR(HLSIM_LEGACY_CS):
+		ret = hlsim_arg_in(cmd, arg, &cs, sizeof(cs));
+		if (ret)
+			return ret;
+		ret = hlsim_cs_submit(ctx, &cs);
+		return hlsim_arg_out(cmd, arg, &cs, sizeof(cs)) ?: ret;
+
+	case _IOC_NR(HLSIM_LEGACY_WAIT_CS):
+		ret = hlsim_arg_in(cmd, arg, &wait, sizeof(wait));
+		if (ret)
+			return ret;
+		ret = hlsim_cs_wait(ctx, &wait);
+		return hlsim_arg_out(cmd, arg, &wait, sizeof(wait)) ?: ret;
 
 	case HLSIM_IOCTL_DMA_COPY_NR:
 		ret = hlsim_arg_in(cmd, arg, &copy, sizeof(copy));

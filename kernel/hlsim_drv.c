@@ -111,6 +111,18 @@ static int hlsim_ioctl_memory(struct drm_device *drm, void *data,
 	return hlsim_memory(file->driver_priv, data);
 }
 
+static int hlsim_ioctl_cs(struct drm_device *drm, void *data,
+			  struct drm_file *file)
+{
+	return hlsim_cs_submit(file->driver_priv, data);
+}
+
+static int hlsim_ioctl_wait_cs(struct drm_device *drm, void *data,
+			       struct drm_file *file)
+{
+	return hlsim_cs_wait(file->driver_priv, data);
+}
+
 static int hlsim_ioctl_dma_copy(struct drm_device *drm, void *data,
 				struct drm_file *file)
 {
@@ -119,6 +131,8 @@ static int hlsim_ioctl_dma_copy(struct drm_device *drm, void *data,
 
 static const struct drm_ioctl_desc hlsim_drm_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(HL_INFO, hlsim_ioctl_info, 0),
+	DRM_IOCTL_DEF_DRV(HL_CS, hlsim_ioctl_cs, 0),
+	DRM_IOCTL_DEF_DRV(HL_WAIT_CS, hlsim_ioctl_wait_cs, 0),
 	DRM_IOCTL_DEF_DRV(HL_MEMORY, hlsim_ioctl_memory, 0),
 	DRM_IOCTL_DEF_DRV(HLSIM_DMA_COPY, hlsim_ioctl_dma_copy, 0),
 };

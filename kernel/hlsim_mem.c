@@ -6,7 +6,9 @@
  *
  * Lifetime rules:
  *  - a context (one compute open) owns handles and mappings;
- *  - a mapping holds a reference on its allocation;
+ *  - a mapping holds a reference on its allocation (a USERPTR mapping, see
+ *    hlsim_userptr.c, holds its pinned pages instead);
+ *  - a submitted CS (hlsim_cs.c) holds references on the mappings it uses;
  *  - a dma-buf holds a reference on the mapping it was exported from (or,
  *    for a legacy handle export, on the allocation), never on the context,
  *    so it stays valid after the device file is closed;
@@ -73,7 +75,7 @@ int hlsim_mem_check_params(void)
 		       HLSIM_MAX_LIMIT);
 		return -EINVAL;
 	}
-	return 0;
+	return hlsim_userptr_check_params();
 }
 
 /* Allocation page sizes accepted by HL_MEM_OP_ALLOC, as a bitmask of orders */
@@ -195,11 +197,14 @@ static void hlsim_map_release(struct kref *ref)
 	struct hlsim_map *map = container_of(ref, struct hlsim_map, ref);
 
 	WARN_ON(atomic_read(&map->nr_exports));
-	hlsim_alloc_put(map->alloc);
+	if (map->alloc)
+		hlsim_alloc_put(map->alloc);
+	else
+		hlsim_userptr_release(map);
 	kfree(map);
 }
 
-static void hlsim_map_put(struct hlsim_map *map)
+void hlsim_map_put(struct hlsim_map *map)
 {
 	kref_put(&map->ref, hlsim_map_release);
 }
@@ -207,26 +212,42 @@ static void hlsim_map_put(struct hlsim_map *map)
 /* Remove @map from @ctx; the caller holds ctx->lock */
 static void hlsim_map_remove(struct hlsim_ctx *ctx, struct hlsim_map *map)
 {
-	mtree_erase(&ctx->vas, map->va);
-	map->alloc->map_count--;
-	ctx->nr_maps--;
+	mtree_erase(&ctx->vas, map->tree_va);
+	if (map->alloc) {
+		map->alloc->map_count--;
+		ctx->nr_maps--;
+	} else {
+		hlsim_userptr_removed(ctx, map);
+	}
 	hlsim_map_put(map);
 }
 
-/* Mapping that contains [addr, addr + size), or NULL; caller holds lock */
-static struct hlsim_map *hlsim_map_find(struct hlsim_ctx *ctx, u64 addr,
-					u64 size)
+/*
+ * Mapping (device or host memory) that contains [addr, addr + size), or
+ * NULL; the caller holds ctx->lock and @size is not 0.
+ */
+struct hlsim_map *hlsim_map_find(struct hlsim_ctx *ctx, u64 addr, u64 size)
 {
 	struct hlsim_map *map;
 
-	if (addr < HLSIM_DRAM_VA_BASE || addr > HLSIM_DRAM_VA_LAST)
+	if (!(addr >= HLSIM_DRAM_VA_BASE && addr <= HLSIM_DRAM_VA_LAST) &&
+	    !(addr >= HLSIM_HOST_VA_BASE && addr <= HLSIM_HOST_VA_LAST))
 		return NULL;
 	map = mtree_load(&ctx->vas, addr);
-	if (!map)
+	if (!map || addr < map->va)
 		return NULL;
 	if (size > map->size - (addr - map->va))
 		return NULL;
 	return map;
+}
+
+/* Device memory mapping that contains [addr, addr + size), or NULL */
+static struct hlsim_map *hlsim_dram_map_find(struct hlsim_ctx *ctx, u64 addr,
+					     u64 size)
+{
+	struct hlsim_map *map = hlsim_map_find(ctx, addr, size);
+
+	return map && map->alloc ? map : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -245,6 +266,11 @@ struct hlsim_ctx *hlsim_ctx_create(struct hlsim_device *hdev)
 	xa_init_flags(&ctx->handles, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	/* free ranges are looked up with mas_empty_area(): track gaps */
 	mt_init_flags(&ctx->vas, MT_FLAGS_ALLOC_RANGE);
+	if (hlsim_cs_ctx_init(ctx)) {
+		mutex_destroy(&ctx->lock);
+		kfree(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -258,6 +284,9 @@ void hlsim_ctx_destroy(struct hlsim_ctx *ctx)
 	struct hlsim_alloc *alloc;
 	struct hlsim_map *map;
 	unsigned long index;
+
+	/* first stop and release the CSs: they hold mapping references */
+	hlsim_cs_ctx_fini(ctx);
 
 	mutex_lock(&ctx->lock);
 
@@ -273,7 +302,8 @@ void hlsim_ctx_destroy(struct hlsim_ctx *ctx)
 		hlsim_alloc_put(alloc);
 	}
 	xa_destroy(&ctx->handles);
-	WARN_ON(ctx->dram_mem || ctx->nr_allocs || ctx->nr_maps);
+	WARN_ON(ctx->dram_mem || ctx->nr_allocs || ctx->nr_maps ||
+		ctx->nr_userptrs || ctx->pinned_pages);
 
 	mutex_unlock(&ctx->lock);
 	mutex_destroy(&ctx->lock);
@@ -639,20 +669,59 @@ static int hlsim_mem_free(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	return 0;
 }
 
-/* Pick a free, @align aligned VA range of @size bytes; caller holds lock */
-static int hlsim_va_pick(struct hlsim_ctx *ctx, u64 size, u64 align, u64 *va)
+/*
+ * Pick a free, @align aligned range of @size bytes in [first, last]; the
+ * caller holds ctx->lock.
+ */
+int hlsim_va_pick(struct hlsim_ctx *ctx, u64 first, u64 last, u64 size,
+		  u64 align, u64 *va)
 {
 	MA_STATE(mas, &ctx->vas, 0, 0);
 	u64 want = size + align - PAGE_SIZE;
 	int ret;
 
 	mtree_lock(&ctx->vas);
-	ret = mas_empty_area(&mas, HLSIM_DRAM_VA_BASE, HLSIM_DRAM_VA_LAST,
-			     want);
+	ret = mas_empty_area(&mas, first, last, want);
 	mtree_unlock(&ctx->vas);
 	if (ret)
 		return -ENOMEM;
 	*va = ALIGN((u64)mas.index, align);
+	return 0;
+}
+
+/*
+ * Put @map at @hint if it is @align aligned, inside [first, last] and free,
+ * else (unless @force) at the lowest free aligned range of @size bytes.
+ * Returns the VA or a negative error: -EINVAL for an unusable hint with
+ * @force, -ENOMEM when no range is free.  The caller holds ctx->lock.
+ */
+int hlsim_va_insert(struct hlsim_ctx *ctx, struct hlsim_map *map, u64 hint,
+		    u64 first, u64 last, u64 size, u64 align, bool force)
+{
+	u64 va = 0;
+	int ret = -EINVAL;
+
+	if (hint && IS_ALIGNED(hint, align) && hint >= first && hint <= last &&
+	    size - 1 <= last - hint) {
+		ret = mtree_insert_range(&ctx->vas, hint, hint + size - 1, map,
+					 GFP_KERNEL_ACCOUNT);
+		if (!ret)
+			va = hint;
+	}
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret && force)
+		return -EINVAL;
+	if (ret) {
+		ret = hlsim_va_pick(ctx, first, last, size, align, &va);
+		if (ret)
+			return ret;
+		ret = mtree_insert_range(&ctx->vas, va, va + size - 1, map,
+					 GFP_KERNEL_ACCOUNT);
+		if (ret)
+			return ret;
+	}
+	map->tree_va = va;
 	return 0;
 }
 
@@ -663,12 +732,11 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	u32 flags = args->in.flags;
 	struct hlsim_alloc *alloc;
 	struct hlsim_map *map;
-	u64 va = 0;
 	int ret;
 
-	/* Host memory mapping (HL_MEM_USERPTR) is not simulated */
+	/* Host memory: pinned and mapped in the host VA range */
 	if (flags & HL_MEM_USERPTR)
-		return -EOPNOTSUPP;
+		return hlsim_userptr_map(ctx, args);
 	if (flags & ~HL_MEM_FORCE_HINT)
 		return -EINVAL;
 	if (!handle || handle > U32_MAX)
@@ -684,48 +752,27 @@ static int hlsim_mem_map(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	if (!map)
 		return -ENOMEM;
 
-	ret = -EINVAL;
-	if (hint && IS_ALIGNED(hint, alloc->page_size) &&
-	    hint >= HLSIM_DRAM_VA_BASE && hint <= HLSIM_DRAM_VA_LAST &&
-	    alloc->size - 1 <= HLSIM_DRAM_VA_LAST - hint) {
-		ret = mtree_insert_range(&ctx->vas, hint,
-					 hint + alloc->size - 1, map,
-					 GFP_KERNEL_ACCOUNT);
-		if (!ret)
-			va = hint;
-	}
-	if (ret == -ENOMEM)
-		goto err_free;
-	if (ret && (flags & HL_MEM_FORCE_HINT)) {
-		ret = -EINVAL;
-		goto err_free;
-	}
+	ret = hlsim_va_insert(ctx, map, hint, HLSIM_DRAM_VA_BASE,
+			      HLSIM_DRAM_VA_LAST, alloc->size, alloc->page_size,
+			      flags & HL_MEM_FORCE_HINT);
 	if (ret) {
-		ret = hlsim_va_pick(ctx, alloc->size, alloc->page_size, &va);
-		if (ret)
-			goto err_free;
-		ret = mtree_insert_range(&ctx->vas, va, va + alloc->size - 1,
-					 map, GFP_KERNEL_ACCOUNT);
-		if (ret)
-			goto err_free;
+		kfree(map);
+		return ret;
 	}
 
 	kref_init(&map->ref);
-	map->va = va;
+	map->va = map->tree_va;
 	map->size = alloc->size;
 	map->alloc = alloc;
+	map->pages = alloc->pages;
 	atomic_set(&map->nr_exports, 0);
 	kref_get(&alloc->ref);
 	alloc->map_count++;
 	ctx->nr_maps++;
 
 	memset(args, 0, sizeof(*args));
-	args->out.device_virt_addr = va;
+	args->out.device_virt_addr = map->va;
 	return 0;
-
-err_free:
-	kfree(map);
-	return ret;
 }
 
 static int hlsim_mem_unmap(struct hlsim_ctx *ctx, union hl_mem_args *args)
@@ -761,8 +808,8 @@ static int hlsim_mem_export(struct hlsim_ctx *ctx, union hl_mem_args *args)
 	    !PAGE_ALIGNED(offset))
 		return -EINVAL;
 
-	/* addr must be the base of a mapping of this context */
-	map = hlsim_map_find(ctx, addr, 1);
+	/* addr must be the base of a device memory mapping of this context */
+	map = hlsim_dram_map_find(ctx, addr, 1);
 	if (!map || map->va != addr)
 		return -EINVAL;
 	if (offset >= map->size || size > map->size - offset)
@@ -846,16 +893,6 @@ int hlsim_memory_legacy(struct hlsim_ctx *ctx, union hl_mem_args *args)
 /* DMA copy                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Page of @map holding device address @addr and the offset inside it */
-static struct page *hlsim_map_page(struct hlsim_map *map, u64 addr,
-				   size_t *off)
-{
-	u64 delta = addr - map->va;
-
-	*off = offset_in_page(delta);
-	return map->alloc->pages[delta >> PAGE_SHIFT];
-}
-
 static size_t hlsim_chunk(u64 addr, u64 left)
 {
 	return min_t(u64, PAGE_SIZE - offset_in_page(addr), left);
@@ -928,14 +965,15 @@ static bool hlsim_overlap(struct hlsim_map *a, u64 aaddr,
 }
 
 /*
- * Mapping containing [addr, addr + size) with a reference taken, or NULL;
+ * Device memory mapping containing [addr, addr + size) with a reference
+ * taken, or NULL;
  * the caller holds ctx->lock.  The reference keeps the mapping, its
  * allocation and the pages alive after an UNMAP or FREE by another thread.
  */
 static struct hlsim_map *hlsim_map_get(struct hlsim_ctx *ctx, u64 addr,
 				       u64 size)
 {
-	struct hlsim_map *map = hlsim_map_find(ctx, addr, size);
+	struct hlsim_map *map = hlsim_dram_map_find(ctx, addr, size);
 
 	if (map)
 		kref_get(&map->ref);
@@ -965,8 +1003,8 @@ int hlsim_dma_copy(struct hlsim_ctx *ctx, struct hlsim_dma_copy *args)
 		smap = hlsim_map_get(ctx, args->src, size);
 		break;
 	case HLSIM_COPY_DEVICE_TO_DEVICE:
-		dmap = hlsim_map_find(ctx, args->dst, size);
-		smap = hlsim_map_find(ctx, args->src, size);
+		dmap = hlsim_dram_map_find(ctx, args->dst, size);
+		smap = hlsim_dram_map_find(ctx, args->src, size);
 		if (!dmap || !smap ||
 		    hlsim_overlap(dmap, args->dst, smap, args->src, size)) {
 			dmap = NULL;
