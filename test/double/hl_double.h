@@ -69,9 +69,11 @@ int hl_double_dmabuf_info(int fd, uint64_t *dev_va, uint64_t *size);
 /*
  * Change a fault-injection knob at run time; @name is one of
  * "HL_DOUBLE_BUSY", "HL_DOUBLE_NO_EXPORT", "HL_DOUBLE_EXPORT_ERRNO",
- * "HL_DOUBLE_UNMAP_ERRNO", "HL_DOUBLE_COPY_EAGAIN" (the next @value DMA
- * copies fail with EAGAIN; run time only) and
- * @value its numeric value.  0, or -1 with errno EINVAL.
+ * "HL_DOUBLE_UNMAP_ERRNO", "HL_DOUBLE_SHARED_VA", "HL_DOUBLE_COPY_EAGAIN"
+ * (the next @value DMA copies fail with EAGAIN; run time only), and the
+ * command-submission faults "HL_DOUBLE_CS_DISABLE", "HL_DOUBLE_CS_HANG",
+ * "HL_DOUBLE_CS_ABORT" (the next @value CSs) and "HL_DOUBLE_CS_TIMEOUT_MS";
+ * @value is the numeric value.  0, or -1 with errno EINVAL.
  */
 int hl_double_set(const char *name, long value);
 

@@ -62,6 +62,8 @@ for abi in accel misc; do
 	run "$abi" sysfs HL_DOUBLE_NUMA=1
 	run "$abi" helpers
 	run "$abi" threads
+	run "$abi" cs
+	run "$abi" cs HL_DOUBLE_SHARED_VA=1
 done
 
 echo "$passed passed, $failed failed"

@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 /* misc generation numbers, on the accel structures (same layout) */
@@ -582,6 +584,159 @@ static void case_threads(void)
 	CHECK(close(fd) == 0);
 }
 
+/* ---- host mappings and command submission ------------------------------- */
+
+#define MISC_IOCTL_CS		_IOWR('H', 0x03, union hl_cs_args)
+#define MISC_IOCTL_WAIT_CS	_IOWR('H', 0x04, union hl_wait_cs_args)
+#define HOST_VA_BASE		0xFFF0000000000000ULL
+#define LIN_DMA_CTL		((0x9U << 24) | (1U << 29) | (1U << 31))
+
+struct lin_dma {
+	uint32_t	tsize;
+	uint32_t	ctl;
+	uint64_t	src;
+	uint64_t	dst;
+};
+
+static int map_host(int fd, const void *p, uint64_t size, uint64_t *va)
+{
+	union hl_mem_args a = { .in.op = HL_MEM_OP_MAP,
+				.in.flags = HL_MEM_USERPTR };
+	int rc;
+
+	a.in.map_host.host_virt_addr = (uintptr_t)p;
+	a.in.map_host.mem_size = size;
+	rc = mem(fd, &a);
+	*va = a.out.device_virt_addr;
+	return rc;
+}
+
+/* One LIN_DMA in the CB (host @cb, device VA @cb_va), on @queue */
+static int cs_copy(int fd, void *cb, uint64_t cb_va, uint32_t queue,
+		   uint64_t dst, uint64_t src, uint32_t n, uint64_t *seq)
+{
+	struct lin_dma p = { n, LIN_DMA_CTL, src, dst };
+	struct hl_cs_chunk c = { .cb_handle = cb_va, .queue_index = queue,
+				 .cb_size = sizeof(p),
+				 .cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB };
+	union hl_cs_args a;
+	int rc;
+
+	memcpy(cb, &p, sizeof(p));
+	memset(&a, 0, sizeof(a));
+	a.in.chunks_execute = (uintptr_t)&c;
+	a.in.num_chunks_execute = 1;
+	rc = ioctl(fd, misc ? MISC_IOCTL_CS : DRM_IOCTL_HL_CS, &a);
+	*seq = a.out.seq;
+	return rc;
+}
+
+static int wait_cs(int fd, uint64_t seq, uint64_t timeout_us,
+		   uint32_t *status)
+{
+	union hl_wait_cs_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.in.seq = seq;
+	a.in.timeout_us = timeout_us;
+	rc = ioctl(fd, misc ? MISC_IOCTL_WAIT_CS : DRM_IOCTL_HL_WAIT_CS, &a);
+	*status = a.out.status;
+	return rc;
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void case_cs(void)
+{
+	int fd = open_compute(0);
+	unsigned char *host = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *cb = host + 3 * 4096, *gone;
+	uint64_t h, dev, hva, cbva, gva, seq, seq2;
+	uint32_t st;
+	int64_t t0;
+
+	CHECK(fd >= 0 && host != MAP_FAILED);
+	CHECK(alloc(fd, page, &h) == 0 && map(fd, h, &dev) == 0);
+	CHECK(map_host(fd, host + 1, 2 * 4096, &hva) == 0);
+	CHECK(hva >= HOST_VA_BASE && (hva & 0xfff) == 1);
+	CHECK(map_host(fd, cb, 4096, &cbva) == 0);
+	for (int i = 0; i < 4096; i++)
+		host[1 + i] = (unsigned char)(i * 13);
+
+	/* host -> device -> host, checked */
+	CHECK(cs_copy(fd, cb, cbva, 0, dev, hva, 4096, &seq) == 0);
+	CHECK(wait_cs(fd, seq, 0, &st) == 0 && st == HL_WAIT_CS_STATUS_COMPLETED);
+	CHECK(cs_copy(fd, cb, cbva, 4, hva + 4096, dev, 4096, &seq2) == 0);
+	CHECK(seq2 == seq + 1);
+	CHECK(wait_cs(fd, seq2, 1000, &st) == 0 &&
+	      st == HL_WAIT_CS_STATUS_COMPLETED);
+	CHECK(memcmp(host + 1, host + 1 + 4096, 4096) == 0);
+	/* refusals */
+	CHECK_ERR(cs_copy(fd, cb, cbva, 2, dev, hva, 64, &seq), EINVAL);
+	CHECK(seq == UINT64_MAX);
+	CHECK_ERR(cs_copy(fd, cb, cbva + 4096, 0, dev, hva, 64, &seq), EFAULT);
+	CHECK_ERR(cs_copy(fd, cb, cbva, 0, dev, hva + 8192, 64, &seq), EINVAL);
+	CHECK_ERR(wait_cs(fd, seq2 + 100, 0, &st), EINVAL);
+
+	/* HL_DOUBLE_CS_DISABLE: the next CS fails as on a disabled queue */
+	CHECK(hl_double_set("HL_DOUBLE_CS_DISABLE", 1) == 0);
+	CHECK_ERR(cs_copy(fd, cb, cbva, 0, dev, hva, 64, &seq), EINVAL);
+	CHECK(cs_copy(fd, cb, cbva, 0, dev, hva, 64, &seq) == 0);
+	/* HL_DOUBLE_CS_ABORT: accepted, nothing copied, WAIT_CS EIO */
+	memset(host + 1 + 4096, 0, 4096);
+	CHECK(hl_double_set("HL_DOUBLE_CS_ABORT", 1) == 0);
+	CHECK(cs_copy(fd, cb, cbva, 4, hva + 4096, dev, 4096, &seq) == 0);
+	CHECK_ERR(wait_cs(fd, seq, 0, &st), EIO);
+	CHECK(st == HL_WAIT_CS_STATUS_ABORTED && host[2 + 4096] == 0);
+	/* HL_DOUBLE_CS_HANG: BUSY until the CS timeout, then TIMEDOUT */
+	CHECK(hl_double_set("HL_DOUBLE_CS_TIMEOUT_MS", 300) == 0);
+	CHECK(hl_double_set("HL_DOUBLE_CS_HANG", 1) == 0);
+	CHECK(cs_copy(fd, cb, cbva, 4, hva + 4096, dev, 4096, &seq) == 0);
+	CHECK(wait_cs(fd, seq, 0, &st) == 0 && st == HL_WAIT_CS_STATUS_BUSY);
+	t0 = ms_now();
+	CHECK(wait_cs(fd, seq, 50000, &st) == 0 && st == HL_WAIT_CS_STATUS_BUSY);
+	CHECK(ms_now() - t0 >= 40);
+	CHECK_ERR(wait_cs(fd, seq, 5000000, &st), ETIMEDOUT);
+	CHECK(st == HL_WAIT_CS_STATUS_TIMEDOUT && ms_now() - t0 < 2000);
+	CHECK(host[2 + 4096] == 0);
+	/* 64 hung CSs fill the in-flight table: the 65th is EAGAIN */
+	CHECK(hl_double_set("HL_DOUBLE_CS_HANG", 64) == 0);
+	for (int i = 0; i < 64; i++)
+		CHECK(cs_copy(fd, cb, cbva, 0, dev, hva, 64, &seq) == 0);
+	CHECK_ERR(cs_copy(fd, cb, cbva, 0, dev, hva, 64, &seq2), EAGAIN);
+	CHECK_ERR(wait_cs(fd, seq, 2000000, &st), ETIMEDOUT);
+	CHECK(cs_copy(fd, cb, cbva, 0, dev, hva, 64, &seq2) == 0 &&
+	      seq2 == seq + 1);
+	CHECK(wait_cs(fd, seq2, 0, &st) == 0 && st == HL_WAIT_CS_STATUS_COMPLETED);
+
+	/* host memory unmapped after the MAP: the double cannot pin, the
+	 * CS ends aborted instead of reading freed pages */
+	gone = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(gone != MAP_FAILED && map_host(fd, gone, 4096, &gva) == 0);
+	CHECK(munmap(gone, 4096) == 0);
+	CHECK(cs_copy(fd, cb, cbva, 0, dev, gva, 64, &seq) == 0);
+	CHECK_ERR(wait_cs(fd, seq, 0, &st), EIO);
+
+	/* exact-VA unmap; the context's host mappings go with it */
+	CHECK_ERR(unmap(fd, hva - 1), EINVAL);
+	CHECK(unmap(fd, hva) == 0);
+	CHECK(close(fd) == 0);
+	fd = open_compute(0);
+	CHECK(fd >= 0 && map_host(fd, host, 4096, &gva) == 0);
+	CHECK(gva == (hva & ~0xfffULL));
+	CHECK(close(fd) == 0);
+	munmap(host, 4 * 4096);
+}
+
 static const struct {
 	const char	*name;
 	void		(*run)(void);
@@ -592,7 +747,7 @@ static const struct {
 	{ "copy", case_copy },		 { "no_export", case_no_export },
 	{ "export_errno", case_export_errno }, { "rdev", case_rdev },
 	{ "sysfs", case_sysfs },	 { "helpers", case_helpers },
-	{ "threads", case_threads },
+	{ "threads", case_threads },	 { "cs", case_cs },
 };
 
 int main(int argc, char **argv)
