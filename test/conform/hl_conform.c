@@ -747,15 +747,19 @@ static void case_cs_refusals(int fd)
 		       "CS chunk without USER_ALLOC_CB: EINVAL");
 		cb.size = 0;
 	}
-	/* gaudi2_validate_cb_address(): the CB must be device-reachable */
+	/* gaudi2_validate_cb_address(): the CB must lie in the PMMU range
+	 * (hlsim: inside one USERPTR mapping) */
 	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
 	rc = cs_submit(fd, QUEUE_H2D, (uintptr_t)cb.host, 8, &seq);
 	cb.size = 0;
 	expect(rc == -EFAULT, "CB at a host address, not a mapping: EFAULT");
 	rc = cs_submit(fd, QUEUE_H2D, cb.va + 4 * 4096 - 4, 8, &seq);
 	expect(rc == -EFAULT, "CB running past its mapping's end: EFAULT");
+	/* hlsim's rule, stricter than Gaudi2: gaudi2_validate_cb_address()
+	 * also takes a CB in the DRAM/DMMU range */
 	rc = cs_submit(fd, QUEUE_H2D, dev, 8, &seq);
-	expect(rc == -EFAULT, "CB in device memory (not a host mapping): EFAULT");
+	expect(rc == -EFAULT,
+	       "CB in device memory (hlsim: only host mappings): EFAULT");
 
 	/* malformed CBs (hlsim rejects what Gaudi2 would fault on) */
 	cb_word(&cb, 0, PKT_CTL(0x1));	/* WREG_32 */
