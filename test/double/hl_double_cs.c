@@ -545,8 +545,8 @@ static __thread int64_t wait_deadline;
 /*
  * command_submission.c hl_wait_ioctl(), hl_cs_wait_ioctl(),
  * hl_wait_for_fence(), context.c hl_ctx_get_fence(); as hlsim: no
- * timestamps, INTERRUPT and MULTI_CS waits are EPERM.  The argument is
- * copied back also on failure.
+ * timestamps, INTERRUPT and MULTI_CS waits are EPERM.  Other answers
+ * write the argument back also on failure.
  */
 int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg)
 {
@@ -559,12 +559,19 @@ int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg)
 
 	if (hld_user_copy(&a, (uintptr_t)arg, sizeof(a), 0) != 0)
 		return -EFAULT;
+	/* no user interrupts, no multi-CS wait: -EPERM, the argument left
+	 * as it is (hl_interrupt_wait_ioctl(), hl_multi_cs_wait_ioctl()) */
+	if (a.in.flags & HL_WAIT_CS_FLAGS_INTERRUPT)
+		return -EPERM;
+	if (a.in.flags & HL_WAIT_CS_FLAGS_MULTI_CS) {
+		for (size_t i = 0; i < sizeof(a.in.pad); i++)
+			if (a.in.pad[i] != 0)
+				return -EINVAL;	/* "Padding bytes must be 0" */
+		return -EPERM;
+	}
 	cs = cs_state(csp);
 	seq = a.in.seq;
-	if (a.in.flags & (HL_WAIT_CS_FLAGS_INTERRUPT |
-			  HL_WAIT_CS_FLAGS_MULTI_CS))
-		rc = -EPERM;		/* no user interrupts, no multi-CS */
-	else if (cs == NULL)
+	if (cs == NULL)
 		rc = -ENOMEM;
 	else if (seq >= cs->next_seq)
 		rc = -EINVAL;		/* "current CS is at seq %llu" */
