@@ -33,9 +33,7 @@
  */
 #define HLD_HOST_PAGE		4096ULL
 #define HLD_MAX_PENDING_CS	64	/* GAUDI2_MAX_PENDING_CS */
-#define HLD_MAX_QUEUES		256	/* beyond: "Queue index is invalid" */
 #define HLD_USER_END		0x800000000000ULL	/* x86-64 TASK_SIZE */
-#define HLD_HOST_VA_END		0xFFF0800000000000ULL	/* ..._PAGE_END */
 #define HLD_MAX_UMAPS		65536	/* hlsim max_userptr_per_ctx */
 #define HLD_MAX_PINNED		(1024ULL << 20)	/* max_pinned_mb_per_ctx */
 #define HLD_MAX_CB_SIZE		(2U * 1024 * 1024 - 32)	/* HL_MAX_CB_SIZE */
@@ -611,8 +609,8 @@ int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg)
 	return rc;
 }
 
-/* A WAIT_CS that was sleeping got a signal */
-void hld_wait_cs_interrupted(void)
+/* A WAIT_CS that slept ended (a signal, its descriptor closed) */
+void hld_wait_cs_reset(void)
 {
 	wait_deadline = 0;
 }

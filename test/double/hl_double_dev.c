@@ -974,11 +974,11 @@ int hld_dev_ioctl(int fd, unsigned long request, void *arg, int *ret)
 	enum hld_node node;
 	struct stat st;
 	unsigned dev;
-	int rc;
+	int rc, retry;
 
 	if (hld_sys_fstat(fd, &st) != 0 || !is_memfd_stat(&st))
 		return 0;
-	for (int retry = 0;; retry = 1) {
+	for (retry = 0;; retry = 1) {
 		pthread_mutex_lock(&hld_lock);
 		node = node_of_locked(&st, &dev, &ctx);
 		rc = node == HLD_NODE_NONE ? (retry ? -EBADF : 0) :
@@ -990,11 +990,12 @@ int hld_dev_ioctl(int fd, unsigned long request, void *arg, int *ret)
 			break;
 		/* a WAIT_CS on a running CS: sleep without the lock */
 		if (nanosleep(&(struct timespec){ 0, 200000 }, NULL) != 0) {
-			hld_wait_cs_interrupted();
 			rc = -EINTR;
 			break;
 		}
 	}
+	if (retry)
+		hld_wait_cs_reset();
 	*ret = rc < 0 ? -1 : rc;
 	if (rc < 0)
 		errno = -rc;

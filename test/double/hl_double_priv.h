@@ -98,7 +98,7 @@ int hld_cs_ioctl(struct hld_ctx *ctx, struct hld_cs_ctx **csp, void *arg);
 /* WAIT_CS returns HLD_RETRY to sleep (without the lock) and ask again */
 #define HLD_RETRY		1
 int hld_wait_cs_ioctl(struct hld_cs_ctx **csp, void *arg);
-void hld_wait_cs_interrupted(void);
+void hld_wait_cs_reset(void);
 void hld_cs_ctx_free(struct hld_cs_ctx *cs);
 
 /* Interposition layer, hl_double.c */
