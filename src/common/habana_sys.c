@@ -9,7 +9,8 @@
 #include "habana_sys.h"
 #include "habana_uapi.h"
 
-#include <kernel/include/uapi/hlsim.h>
+
+#include <kernel/include/uapi/hlsim.h> /* HLSIM_DRIVER_NAME */
 
 #include <dirent.h>
 #include <limits.h>
@@ -26,7 +27,8 @@ const habana_uapi_gen_t habana_uapi_accel = {
     .sysfs_fmt        = HABANA_ACCEL_SYSFS_FMT,
     .info_cmd         = DRM_IOCTL_HL_INFO,
     .memory_cmd       = DRM_IOCTL_HL_MEMORY,
-    .copy_cmd         = HLSIM_IOCTL_DMA_COPY,
+    .cs_cmd           = DRM_IOCTL_HL_CS,
+    .wait_cs_cmd      = DRM_IOCTL_HL_WAIT_CS,
     .legacy_info_cmd  = HABANA_LEGACY_INFO,
     .export_by_handle = 0,
     .check_driver     = 1
@@ -39,7 +41,8 @@ const habana_uapi_gen_t habana_uapi_misc = {
     .sysfs_fmt        = HABANA_MISC_SYSFS_FMT,
     .info_cmd         = HABANA_LEGACY_INFO,
     .memory_cmd       = HABANA_LEGACY_MEMORY,
-    .copy_cmd         = HLSIM_IOCTL_DMA_COPY_LEGACY,
+    .cs_cmd           = HABANA_LEGACY_CS,
+    .wait_cs_cmd      = HABANA_LEGACY_WAIT_CS,
     .legacy_info_cmd  = 0,
     .export_by_handle = 1,
     .check_driver     = 0

@@ -5,8 +5,7 @@
  * The habanalabs uapi facts every part of the project uses, in one place
  * (internal, never installed): the device VA range, the ioctl numbers of
  * both generations, the node and sysfs paths.  The structures come from
- * <drm/habanalabs_accel.h>; the hlsim DMA-copy extension from
- * kernel/include/uapi/hlsim.h.
+ * <drm/habanalabs_accel.h>.
  */
 #ifndef HABANA_UAPI_H_
 #define HABANA_UAPI_H_
@@ -24,6 +23,8 @@
 
 /* Linux 5.16-6.5: the 'H' ioctl numbers (misc nodes, and accel on 6.3-6.5) */
 #define HABANA_LEGACY_INFO       _IOWR('H', 0x01, struct hl_info_args)
+#define HABANA_LEGACY_CS         _IOWR('H', 0x03, union hl_cs_args)
+#define HABANA_LEGACY_WAIT_CS    _IOWR('H', 0x04, union hl_wait_cs_args)
 #define HABANA_LEGACY_MEMORY     _IOWR('H', 0x05, union hl_mem_args)
 
 /* Linux >= 6.3: DRM accel nodes */
@@ -46,7 +47,8 @@ typedef struct habana_uapi_gen {
     const char    *sysfs_fmt;       /* class device directory */
     unsigned long info_cmd;
     unsigned long memory_cmd;
-    unsigned long copy_cmd;         /* hlsim DMA-copy extension */
+    unsigned long cs_cmd;           /* command submission */
+    unsigned long wait_cs_cmd;
     unsigned long legacy_info_cmd;  /* 'H' numbers on the same node, or 0 */
     int           export_by_handle; /* {handle, mem_size}, else {addr, ...} */
     int           check_driver;     /* node names shared with other drivers */

@@ -9,7 +9,7 @@
 #include "hlmem.h"
 
 #include <drm/habanalabs_accel.h>
-#include <kernel/include/uapi/hlsim.h>
+#include <src/common/habana_dma.h>
 #include <src/common/habana_sys.h>
 #include <src/common/habana_uapi.h>
 
@@ -40,6 +40,7 @@ typedef struct {
     char              parent[NAME_MAX + 1]; /* sysfs parent: PCI BDF, ... */
     int               fd;        /* compute descriptor, -1 until opened */
     uint64_t          page_size;
+    habana_dma_t      *dma;      /* copy engine, NULL until the first copy */
 } hlmem_device_t;
 
 typedef struct {
@@ -412,17 +413,39 @@ static hlmem_device_t *hlmem_copy_device_of(const void *dev_ptr, size_t size)
     return dev;
 }
 
+/* Lock held.  The device's copy engine (HLMEM_DMA_BACKEND: cs, synapse) */
+static int hlmem_dma_engine_locked(hlmem_device_t *dev)
+{
+    habana_dma_params_t params = {
+        .gen            = dev->abi,
+        .fd             = dev->fd,
+        .legacy_numbers = 0,
+        .pci_bus        = dev->parent,
+        .cache_host     = 0, /* nobody tells libhlmem of unmapped memory */
+        .backend        = getenv("HLMEM_DMA_BACKEND")
+    };
+    char why[512];
+    int ret;
+
+    if (dev->dma != NULL) {
+        return 0;
+    }
+
+    ret = habana_dma_open(&params, &dev->dma, why, sizeof(why));
+    if (ret != 0) {
+        fprintf(stderr, "libhlmem: %s: no way to copy to and from the "
+                "device: %s\n", dev->path, why);
+        dev->dma = NULL;
+    }
+    return ret;
+}
+
 /* One DMA copy; @dev_ptr is the device side (either for device->device) */
 static int hlmem_dma(void *dst, const void *src, size_t size,
-                     const void *dev_ptr, uint32_t dir)
+                     const void *dev_ptr, habana_dma_dir_t dir)
 {
-    struct hlsim_dma_copy args = {
-        .dst  = (uintptr_t)dst,
-        .src  = (uintptr_t)src,
-        .size = size,
-        .dir  = dir
-    };
     hlmem_device_t *dev;
+    int ret;
 
     if (size == 0) {
         return 0;
@@ -433,19 +456,26 @@ static int hlmem_dma(void *dst, const void *src, size_t size,
         return -EFAULT;
     }
 
-    return hlmem_ioctl(dev->fd, dev->abi->copy_cmd, &args);
+    pthread_mutex_lock(&hlmem.lock);
+    ret = hlmem_dma_engine_locked(dev);
+    pthread_mutex_unlock(&hlmem.lock);
+    if (ret == 0) {
+        ret = habana_dma_copy(dev->dma, dst, src, size, dir);
+        if ((ret != 0) && (getenv("HLMEM_DEBUG") != NULL)) {
+            fprintf(stderr, "libhlmem: %s\n", habana_dma_error(dev->dma));
+        }
+    }
+    return ret;
 }
 
 int hlmem_copy_to_device(void *dev_dst, const void *host_src, size_t size)
 {
-    return hlmem_dma(dev_dst, host_src, size, dev_dst,
-                     HLSIM_COPY_HOST_TO_DEVICE);
+    return hlmem_dma(dev_dst, host_src, size, dev_dst, HABANA_DMA_H2D);
 }
 
 int hlmem_copy_from_device(void *host_dst, const void *dev_src, size_t size)
 {
-    return hlmem_dma(host_dst, dev_src, size, dev_src,
-                     HLSIM_COPY_DEVICE_TO_HOST);
+    return hlmem_dma(host_dst, dev_src, size, dev_src, HABANA_DMA_D2H);
 }
 
 int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size)
@@ -453,8 +483,7 @@ int hlmem_copy_device(void *dev_dst, const void *dev_src, size_t size)
     if (!hlmem_in_device_range(dev_src)) {
         return -EFAULT;
     }
-    return hlmem_dma(dev_dst, dev_src, size, dev_dst,
-                     HLSIM_COPY_DEVICE_TO_DEVICE);
+    return hlmem_dma(dev_dst, dev_src, size, dev_dst, HABANA_DMA_D2D);
 }
 
 int hlmem_copy(void *dst, const void *src, size_t size)

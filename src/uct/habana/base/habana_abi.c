@@ -13,7 +13,6 @@
 #include <ucs/debug/log_def.h>
 #include <ucs/sys/math.h>
 #include <drm/habanalabs_accel.h>
-#include <kernel/include/uapi/hlsim.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -219,42 +218,6 @@ ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
     *dmabuf_fd_p = args.out.fd;
     ucs_debug("habana: exported va 0x%" PRIx64 " len %zu as dma-buf fd %d",
               mapping->va, mapping->size, *dmabuf_fd_p);
-    return UCS_OK;
-}
-
-ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
-                                 int legacy_numbers, void *dst,
-                                 const void *src, size_t length,
-                                 uct_habana_copy_dir_t dir)
-{
-    static const uint32_t hlsim_dir[] = {
-        [UCT_HABANA_COPY_H2D] = HLSIM_COPY_HOST_TO_DEVICE,
-        [UCT_HABANA_COPY_D2H] = HLSIM_COPY_DEVICE_TO_HOST,
-        [UCT_HABANA_COPY_D2D] = HLSIM_COPY_DEVICE_TO_DEVICE
-    };
-    struct hlsim_dma_copy args = {
-        .dst  = (uintptr_t)dst,
-        .src  = (uintptr_t)src,
-        .size = length,
-        .dir  = hlsim_dir[dir]
-    };
-    unsigned long cmd = legacy_numbers ? HLSIM_IOCTL_DMA_COPY_LEGACY :
-                                         abi->copy_cmd;
-    int err;
-
-    if (uct_habana_abi_ioctl(fd, cmd, &args) < 0) {
-        err = errno; /* logging may change errno */
-        /* A real habanalabs driver has no such ioctl: DRM answers EINVAL
-         * for unknown driver commands, older kernels ENOTTY */
-        ucs_error("habana: DMA copy %p <- %p (%zu bytes, dir %d) failed: "
-                  "%s%s", dst, src, length, dir, strerror(err),
-                  ((err == ENOTTY) || (err == EINVAL)) ?
-                  " (the driver may lack the hlsim DMA-copy extension that "
-                  "the habana transport uses; see README)" : "");
-        return (err == ENOTTY) ? UCS_ERR_UNSUPPORTED :
-               (err == EAGAIN) ? UCS_ERR_BUSY : UCS_ERR_IO_ERROR;
-    }
-
     return UCS_OK;
 }
 

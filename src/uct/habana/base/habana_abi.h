@@ -37,14 +37,6 @@ typedef struct uct_habana_mapping {
 
 #define UCT_HABANA_HANDLE_UNKNOWN UINT64_MAX
 
-/* Copy directions of the hlsim DMA-copy extension */
-typedef enum {
-    UCT_HABANA_COPY_H2D,
-    UCT_HABANA_COPY_D2H,
-    UCT_HABANA_COPY_D2D
-} uct_habana_copy_dir_t;
-
-
 ucs_status_t uct_habana_abi_hw_info(const uct_habana_abi_t *abi, int fd,
                                     int *legacy_numbers_p,
                                     uct_habana_hw_info_t *info);
@@ -58,11 +50,6 @@ ucs_status_t uct_habana_abi_export(const uct_habana_abi_t *abi, int fd,
                                    const uct_habana_mapping_t *mapping,
                                    size_t offset, size_t length,
                                    ucs_log_level_t level, int *dmabuf_fd_p);
-
-ucs_status_t uct_habana_abi_copy(const uct_habana_abi_t *abi, int fd,
-                                 int legacy_numbers, void *dst,
-                                 const void *src, size_t length,
-                                 uct_habana_copy_dir_t dir);
 
 /* Allocate @length bytes of device memory (a multiple of the DRAM page
  * size) and map them; frees the handle again if the mapping fails */

@@ -10,8 +10,8 @@
 
 #include <src/common/habana_sys.h>
 
+#include <ucm/api/ucm.h>
 #include <ucs/debug/log_def.h>
-#include <kernel/include/uapi/hlsim.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -129,6 +129,19 @@ static struct {
     .lock = PTHREAD_MUTEX_INITIALIZER
 };
 
+/*
+ * ctx->dma and ctx->dma_fd are guarded by their own lock: the VM_UNMAPPED
+ * handler takes it, and host memory can be unmapped (by free()) wherever
+ * the contexts' lock is held.  Nothing is freed or unmapped under it.
+ */
+static struct {
+    pthread_mutex_t lock;
+    char            backend[16]; /* UCX_HABANA_DMA_BACKEND; "" = auto */
+    unsigned        engines;     /* open: the VM_UNMAPPED handler is set */
+} uct_habana_dev_dma_cfg = {
+    .lock = PTHREAD_MUTEX_INITIALIZER
+};
+
 /* Lock held */
 static uct_habana_dev_ctx_t *uct_habana_dev_ctx_get(dev_t rdev)
 {
@@ -155,8 +168,14 @@ static uct_habana_dev_ctx_t *uct_habana_dev_ctx_get(dev_t rdev)
     return unused;
 }
 
-/* Lock held */
-static void uct_habana_dev_ctx_put(uct_habana_dev_t *dev)
+/*
+ * Lock held.  What the caller must release after unlocking: the engine
+ * (closed while its descriptor is still open) and our descriptor (its
+ * close may unmap host memory, which calls back into UCM's handlers).
+ */
+static void uct_habana_dev_ctx_put(uct_habana_dev_t *dev,
+                                   habana_dma_t **dma_p, int *alive_p,
+                                   int *fd_p)
 {
     uct_habana_dev_ctx_t *ctx = dev->ctx;
 
@@ -165,11 +184,19 @@ static void uct_habana_dev_ctx_put(uct_habana_dev_t *dev)
         return;
     }
 
+    pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
+    *dma_p   = ctx->dma;
+    *alive_p = (ctx->dma != NULL) && (ctx->dma_fd == ctx->compute_fd) &&
+               uct_habana_dev_fd_is_compute(dev, ctx->compute_fd);
+    ctx->dma = NULL;
+    pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
     if (ctx->owns_fd && uct_habana_dev_fd_is_compute(dev, ctx->compute_fd)) {
         ucs_debug("habana: closing fd %d of %s: no memory domain uses it",
                   ctx->compute_fd, dev->compute_path);
-        close(ctx->compute_fd);
+        *fd_p = ctx->compute_fd;
     }
+    ctx->dma        = NULL;
+    ctx->dma_failed = 0;
     ctx->compute_fd = -1;
     ctx->owns_fd    = 0;
 }
@@ -232,6 +259,143 @@ static ucs_status_t uct_habana_dev_get_compute_fd(uct_habana_dev_t *dev,
 ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)
 {
     return uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_ERROR, fd_p);
+}
+
+/* ---- copy engines ---- */
+
+void uct_habana_dev_dma_backend_set(const char *name)
+{
+    snprintf(uct_habana_dev_dma_cfg.backend,
+             sizeof(uct_habana_dev_dma_cfg.backend), "%s",
+             strcmp(name, "auto") ? name : "");
+}
+
+/* Host memory went away: no engine may keep it pinned in its cache */
+static void uct_habana_dev_vm_unmapped(ucm_event_type_t type,
+                                       ucm_event_t *event, void *arg)
+{
+    uct_habana_dev_ctx_t *ctx;
+
+    pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
+    for (ctx = uct_habana_dev_ctxs.ctx;
+         ctx < uct_habana_dev_ctxs.ctx +
+               ucs_static_array_size(uct_habana_dev_ctxs.ctx); ++ctx) {
+        if (ctx->dma != NULL) {
+            habana_dma_host_unmapped(ctx->dma, event->vm_unmapped.address,
+                                     event->vm_unmapped.size);
+        }
+    }
+    pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
+}
+
+/* No lock held (the handler takes it, UCM's lock is taken first) */
+static void uct_habana_dev_dma_subscribe(int on)
+{
+    ucs_status_t status;
+
+    if (on && (__atomic_fetch_add(&uct_habana_dev_dma_cfg.engines, 1,
+                                  __ATOMIC_ACQ_REL) == 0)) {
+        status = ucm_set_event_handler(UCM_EVENT_VM_UNMAPPED, 1000,
+                                       uct_habana_dev_vm_unmapped, NULL);
+        if (status != UCS_OK) {
+            ucs_diag("habana: no VM_UNMAPPED events (%s): host buffers "
+                     "stay pinned until the engine closes",
+                     ucs_status_string(status));
+        }
+    } else if (!on && (__atomic_sub_fetch(&uct_habana_dev_dma_cfg.engines, 1,
+                                          __ATOMIC_ACQ_REL) == 0)) {
+        ucm_unset_event_handler(UCM_EVENT_VM_UNMAPPED,
+                                uct_habana_dev_vm_unmapped, NULL);
+    }
+}
+
+/* No lock held.  @alive: its context still exists, unmap what it mapped */
+static void uct_habana_dev_dma_release(habana_dma_t *dma, int alive)
+{
+    if (alive) {
+        habana_dma_close(dma);
+    } else {
+        habana_dma_forget(dma);
+    }
+    uct_habana_dev_dma_subscribe(0);
+}
+
+/* No lock held: opening and freeing may map and unmap host memory */
+static habana_dma_t *uct_habana_dev_dma_open(uct_habana_dev_t *dev, int fd,
+                                             int *failed_p)
+{
+    habana_dma_params_t params = {
+        .gen            = dev->abi,
+        .fd             = fd,
+        .legacy_numbers = dev->legacy_numbers,
+        .pci_bus        = (dev->bus_id[0] != '\0') ? dev->bus_id : NULL,
+        .cache_host     = 1,
+        .backend        = (uct_habana_dev_dma_cfg.backend[0] != '\0') ?
+                          uct_habana_dev_dma_cfg.backend : NULL
+    };
+    habana_dma_t *dma;
+    char why[512];
+
+    if (habana_dma_open(&params, &dma, why, sizeof(why)) != 0) {
+        if (!__atomic_exchange_n(failed_p, 1, __ATOMIC_RELAXED)) {
+            ucs_error("habana: %s has no way to copy between host and device "
+                      "memory (%s): staged transfers of its memory fail, "
+                      "zero copy is unaffected", dev->name, why);
+        }
+        return NULL;
+    }
+
+    ucs_debug("habana: %s copies through the '%s' DMA backend on fd %d",
+              dev->name, habana_dma_backend_name(dma), fd);
+    uct_habana_dev_dma_subscribe(1);
+    return dma;
+}
+
+ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p)
+{
+    uct_habana_dev_ctx_t *ctx = dev->ctx;
+    habana_dma_t *stale = NULL, *dma;
+    ucs_status_t status;
+    int fd;
+
+    status = uct_habana_dev_compute_fd(dev, &fd);
+    if (status != UCS_OK) {
+        return status;
+    }
+
+    pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
+    if ((ctx->dma != NULL) && (ctx->dma_fd == fd)) {
+        *dma_p = ctx->dma;
+        pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
+        return UCS_OK;
+    }
+    /* the descriptor it was opened on was closed: so is its context */
+    stale    = ctx->dma;
+    ctx->dma = NULL;
+    pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
+
+    if (stale != NULL) {
+        uct_habana_dev_dma_release(stale, 0);
+    }
+
+    dma = uct_habana_dev_dma_open(dev, fd, &ctx->dma_failed);
+    if (dma == NULL) {
+        return UCS_ERR_UNSUPPORTED;
+    }
+
+    pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
+    if (ctx->dma == NULL) {
+        ctx->dma    = dma;
+        ctx->dma_fd = fd;
+        dma         = NULL;
+    }
+    *dma_p = ctx->dma;
+    pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
+
+    if (dma != NULL) {
+        uct_habana_dev_dma_release(dma, 1); /* another thread was first */
+    }
+    return UCS_OK;
 }
 
 int uct_habana_dev_is_held(uct_habana_dev_t *dev)
@@ -378,12 +542,22 @@ ucs_status_t uct_habana_dev_list_discover(uct_habana_dev_list_t *list)
 void uct_habana_dev_list_cleanup(uct_habana_dev_list_t *list)
 {
     uct_habana_dev_t *dev;
+    habana_dma_t *dma;
+    int fd, alive;
 
-    pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
     for (dev = list->dev; dev < list->dev + list->count; ++dev) {
-        uct_habana_dev_ctx_put(dev);
+        dma = NULL;
+        fd  = -1;
+        pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
+        uct_habana_dev_ctx_put(dev, &dma, &alive, &fd);
+        pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
+        if (dma != NULL) {
+            uct_habana_dev_dma_release(dma, alive);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
     }
-    pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
 
     list->count = 0;
 }

@@ -7,6 +7,7 @@
 
 #include "habana_abi.h"
 
+#include <src/common/habana_dma.h>
 #include <src/common/habana_uapi.h>
 
 #include <ucs/sys/topo/base/topo.h>
@@ -27,10 +28,13 @@
  * when the last device list that holds the device is cleaned up.
  */
 typedef struct uct_habana_dev_ctx {
-    dev_t    rdev;
-    unsigned refcount;   /* device lists holding this device */
-    int      compute_fd; /* -1 until needed */
-    int      owns_fd;    /* opened by us */
+    dev_t        rdev;
+    unsigned     refcount;   /* device lists holding this device */
+    int          compute_fd; /* -1 until needed */
+    int          owns_fd;    /* opened by us */
+    habana_dma_t *dma;       /* copy engine in this context, or NULL */
+    int          dma_fd;     /* the descriptor it was opened on */
+    int          dma_failed; /* said why there is none */
 } uct_habana_dev_ctx_t;
 
 typedef struct uct_habana_dev {
@@ -58,6 +62,15 @@ ucs_status_t uct_habana_dev_list_discover(uct_habana_dev_list_t *list);
 void uct_habana_dev_list_cleanup(uct_habana_dev_list_t *list);
 
 ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p);
+
+/*
+ * The copy engine of the device's compute context (opened on first use,
+ * UCX_HABANA_DMA_BACKEND); UCS_ERR_UNSUPPORTED, said once, without one
+ */
+ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p);
+
+/* UCX_HABANA_DMA_BACKEND: "auto", "cs" or "synapse" */
+void uct_habana_dev_dma_backend_set(const char *name);
 
 /* Does this process hold the device's compute context (any fd)? */
 int uct_habana_dev_is_held(uct_habana_dev_t *dev);

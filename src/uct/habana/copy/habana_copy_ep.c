@@ -10,6 +10,7 @@
 
 #include <src/uct/habana/base/habana_mem.h>
 #include <src/uct/habana/base/habana_stats.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -78,7 +79,6 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
                                                     uct_habana_md_t);
     uct_habana_mem_info_t dst_info, src_info;
     uct_habana_dev_t *dev;
-    ucs_status_t status;
     int dst_dev, src_dev;
 
     req->dst    = dst;
@@ -95,10 +95,8 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
     }
 
     if (!dst_dev && !src_dev) {
-        req->abi            = NULL;
-        req->fd             = -1;
-        req->legacy_numbers = 0;
-        req->dir            = UCT_HABANA_COPY_H2D; /* unused */
+        req->dma = NULL;
+        req->dir = HABANA_DMA_H2D; /* unused */
         return UCS_OK;
     }
 
@@ -108,48 +106,47 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
                       dst, src);
             return UCS_ERR_UNSUPPORTED;
         }
-        req->dir = UCT_HABANA_COPY_D2D;
+        req->dir = HABANA_DMA_D2D;
         dev      = dst_info.dev;
     } else if (dst_dev) {
-        req->dir = UCT_HABANA_COPY_H2D;
+        req->dir = HABANA_DMA_H2D;
         dev      = dst_info.dev;
     } else {
-        req->dir = UCT_HABANA_COPY_D2H;
+        req->dir = HABANA_DMA_D2H;
         dev      = src_info.dev;
     }
 
-    status = uct_habana_dev_compute_fd(dev, &req->fd);
-    if (status != UCS_OK) {
-        return status;
-    }
-
-    req->abi            = dev->abi;
-    req->legacy_numbers = dev->legacy_numbers;
-    return UCS_OK;
+    return uct_habana_dev_dma(dev, &req->dma);
 }
 
 static const uct_habana_stat_t uct_habana_copy_ep_stat[] = {
-    [UCT_HABANA_COPY_H2D] = UCT_HABANA_STAT_STAGED_H2D_BYTES,
-    [UCT_HABANA_COPY_D2H] = UCT_HABANA_STAT_STAGED_D2H_BYTES,
-    [UCT_HABANA_COPY_D2D] = UCT_HABANA_STAT_D2D_BYTES
+    [HABANA_DMA_H2D] = UCT_HABANA_STAT_STAGED_H2D_BYTES,
+    [HABANA_DMA_D2H] = UCT_HABANA_STAT_STAGED_D2H_BYTES,
+    [HABANA_DMA_D2D] = UCT_HABANA_STAT_D2D_BYTES
 };
 
 ucs_status_t uct_habana_copy_req_exec(const uct_habana_copy_req_t *req)
 {
-    ucs_status_t status;
+    int ret;
 
-    if (req->abi == NULL) {
+    if (req->dma == NULL) {
         memcpy(req->dst, req->src, req->length);
         return UCS_OK;
     }
 
-    status = uct_habana_abi_copy(req->abi, req->fd, req->legacy_numbers,
-                                 req->dst, req->src, req->length, req->dir);
-    if (status == UCS_OK) {
-        uct_habana_stat_add(uct_habana_copy_ep_stat[req->dir], req->length);
-        uct_habana_stat_add(UCT_HABANA_STAT_COPIES, 1);
+    ret = habana_dma_copy(req->dma, req->dst, req->src, req->length,
+                          req->dir);
+    if (ret != 0) {
+        ucs_error("habana_copy: %p <- %p (%zu bytes) failed: %s", req->dst,
+                  req->src, req->length, habana_dma_error(req->dma));
+        return (ret == -ENOMEM)    ? UCS_ERR_NO_MEMORY :
+               (ret == -EAGAIN)    ? UCS_ERR_BUSY :
+               (ret == -ETIMEDOUT) ? UCS_ERR_TIMED_OUT : UCS_ERR_IO_ERROR;
     }
-    return status;
+
+    uct_habana_stat_add(uct_habana_copy_ep_stat[req->dir], req->length);
+    uct_habana_stat_add(UCT_HABANA_STAT_COPIES, 1);
+    return UCS_OK;
 }
 
 /* Copy in the calling thread, ordered after fenced copies */

@@ -46,10 +46,8 @@ typedef struct uct_habana_copy_req {
     void                   *dst;
     const void             *src;
     size_t                 length;
-    const uct_habana_abi_t *abi;            /* NULL: host to host */
-    int                    fd;
-    int                    legacy_numbers;
-    uct_habana_copy_dir_t  dir;
+    habana_dma_t           *dma;            /* NULL: host to host */
+    habana_dma_dir_t       dir;
     ucs_status_t           status;
 } uct_habana_copy_req_t;
 

@@ -35,6 +35,16 @@ static ucs_config_field_t uct_habana_md_config_table[] = {
      " no  - never export; device buffers are always staged",
      ucs_offsetof(uct_habana_md_config_t, dmabuf), UCS_CONFIG_TYPE_TERNARY},
 
+    {"DMA_BACKEND", "auto",
+     "How host<->device copies (staging) reach the device's DMA engines:\n"
+     " cs      - the habanalabs uapi: pinned host memory (HL_MEM_USERPTR)\n"
+     "           and LIN_DMA command buffers (HL_IOCTL_CS); Gaudi2\n"
+     " synapse - SynapseAI (libSynapse.so, loaded at run time); for Gaudi3,\n"
+     "           whose driver has no user-submittable queue\n"
+     " auto    - cs if the device takes it, else synapse",
+     ucs_offsetof(uct_habana_md_config_t, dma_backend),
+     UCS_CONFIG_TYPE_STRING},
+
     {"SUMMARY", "n",
      "Print this process's zero-copy and staging counters when the memory\n"
      "domain closes (also in UCX's VFS, ucx_vfs: uct/component/habana/\n"
@@ -466,6 +476,16 @@ static ucs_status_t uct_habana_md_open(uct_component_t *component,
         return UCS_ERR_NO_MEMORY;
     }
 
+    if (strcmp(config->dma_backend, "auto") &&
+        strcmp(config->dma_backend, "cs") &&
+        strcmp(config->dma_backend, "synapse")) {
+        ucs_error("habana: UCX_HABANA_DMA_BACKEND=%s: expected auto, cs or "
+                  "synapse", config->dma_backend);
+        free(md);
+        return UCS_ERR_INVALID_PARAM;
+    }
+
+    uct_habana_dev_dma_backend_set(config->dma_backend);
     uct_habana_dev_list_discover(&md->devs);
     if (md->devs.count == 0) {
         free(md);

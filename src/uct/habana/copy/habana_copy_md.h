@@ -16,6 +16,7 @@ extern uct_component_t uct_habana_component;
 typedef struct uct_habana_md_config {
     uct_md_config_t          super;
     ucs_ternary_auto_value_t dmabuf;
+    char                     *dma_backend;
     int                      summary;
 } uct_habana_md_config_t;
 

@@ -1,0 +1,392 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "habana_dma_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Copies up to this size go through the bounce buffer */
+#define HABANA_DMA_BOUNCE_SIZE    (1ul << 20)
+/* With the cache, copies above this size map the caller's pages */
+#define HABANA_DMA_CACHED_MIN     (64ul << 10)
+/* Bounds of the cache (hlsim pins at most 1 GiB per context by default) */
+#define HABANA_DMA_CACHE_ENTRIES  256
+#define HABANA_DMA_CACHE_BYTES    (256ul << 20)
+
+static const habana_dma_backend_t *const habana_dma_backends[] = {
+    &habana_dma_backend_cs,
+    &habana_dma_backend_synapse,
+    NULL
+};
+
+int habana_dma_fail(habana_dma_t *dma, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dma->error, sizeof(dma->error), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+static uintptr_t habana_dma_page_down(uintptr_t addr)
+{
+    return addr & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+}
+
+static uintptr_t habana_dma_page_up(uintptr_t addr)
+{
+    uintptr_t page = sysconf(_SC_PAGESIZE);
+
+    return (addr + page - 1) & ~(page - 1);
+}
+
+static void habana_dma_cache_drop(habana_dma_t *dma, unsigned i)
+{
+    habana_dma_host_map_t *map = &dma->maps[i];
+
+    dma->backend->unmap_host(dma, (void*)map->start, map->end - map->start,
+                             map->dev_addr);
+    dma->pinned -= map->end - map->start;
+    dma->maps[i] = dma->maps[--dma->count];
+}
+
+static void habana_dma_cache_evict_lru(habana_dma_t *dma)
+{
+    unsigned i, lru = 0;
+
+    for (i = 1; i < dma->count; ++i) {
+        if (dma->maps[i].last_use < dma->maps[lru].last_use) {
+            lru = i;
+        }
+    }
+    habana_dma_cache_drop(dma, lru);
+}
+
+static void habana_dma_cache_flush(habana_dma_t *dma)
+{
+    while (dma->count > 0) {
+        habana_dma_cache_drop(dma, dma->count - 1);
+    }
+}
+
+static int habana_dma_cache_lookup(habana_dma_t *dma, uintptr_t addr,
+                                   size_t length, uint64_t *dev_addr)
+{
+    habana_dma_host_map_t *map;
+
+    for (map = dma->maps; map < dma->maps + dma->count; ++map) {
+        if ((addr >= map->start) && (addr + length <= map->end)) {
+            map->last_use = ++dma->clock;
+            *dev_addr     = map->dev_addr + (addr - map->start);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Map whole pages; ENOMEM from the driver retried once on an empty cache */
+static int habana_dma_map_pages(habana_dma_t *dma, uintptr_t start,
+                                uintptr_t end, uint64_t *dev_addr)
+{
+    int ret;
+
+    ret = dma->backend->map_host(dma, (void*)start, end - start, dev_addr);
+    if ((ret == -ENOMEM) && (dma->count > 0)) {
+        habana_dma_cache_flush(dma);
+        ret = dma->backend->map_host(dma, (void*)start, end - start,
+                                     dev_addr);
+    }
+    return ret;
+}
+
+/*
+ * The device address of host memory [addr, addr + length): from the cache,
+ * else newly mapped (kept in the cache when the engine has one, else
+ * *temporary is set and the caller unmaps it).
+ */
+static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
+                                size_t length, uint64_t *dev_addr,
+                                habana_dma_host_map_t *temporary)
+{
+    uintptr_t start = habana_dma_page_down((uintptr_t)addr);
+    uintptr_t end   = habana_dma_page_up((uintptr_t)addr + length);
+    habana_dma_host_map_t *map;
+    uint64_t base;
+    int ret;
+
+    temporary->start = 0;
+    if (dma->params.cache_host &&
+        habana_dma_cache_lookup(dma, (uintptr_t)addr, length, dev_addr)) {
+        return 0;
+    }
+
+    if (dma->params.cache_host) {
+        while ((dma->count > 0) &&
+               ((dma->count == HABANA_DMA_CACHE_ENTRIES) ||
+                (dma->pinned + (end - start) > HABANA_DMA_CACHE_BYTES))) {
+            habana_dma_cache_evict_lru(dma);
+        }
+    }
+
+    ret = habana_dma_map_pages(dma, start, end, &base);
+    if (ret != 0) {
+        return ret;
+    }
+
+    *dev_addr = base + ((uintptr_t)addr - start);
+    if (!dma->params.cache_host ||
+        (end - start > HABANA_DMA_CACHE_BYTES)) {
+        temporary->start    = start;
+        temporary->end      = end;
+        temporary->dev_addr = base;
+        return 0;
+    }
+
+    map           = &dma->maps[dma->count++];
+    map->start    = start;
+    map->end      = end;
+    map->dev_addr = base;
+    map->last_use = ++dma->clock;
+    dma->pinned  += end - start;
+    return 0;
+}
+
+/* Through the bounce buffer, in pieces of its size */
+static int habana_dma_copy_bounced(habana_dma_t *dma, void *dst,
+                                   const void *src, size_t length,
+                                   habana_dma_dir_t dir)
+{
+    size_t offset, chunk;
+    int ret;
+
+    for (offset = 0; offset < length; offset += chunk) {
+        chunk = length - offset;
+        if (chunk > HABANA_DMA_BOUNCE_SIZE) {
+            chunk = HABANA_DMA_BOUNCE_SIZE;
+        }
+
+        if (dir == HABANA_DMA_H2D) {
+            memcpy(dma->bounce, (const char*)src + offset, chunk);
+            ret = dma->backend->copy(dma, (uintptr_t)dst + offset,
+                                     dma->bounce_dev, chunk, dir);
+        } else {
+            ret = dma->backend->copy(dma, dma->bounce_dev,
+                                     (uintptr_t)src + offset, chunk, dir);
+            if (ret == 0) {
+                memcpy((char*)dst + offset, dma->bounce, chunk);
+            }
+        }
+        if (ret != 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
+                                size_t length, habana_dma_dir_t dir)
+{
+    void *host = (dir == HABANA_DMA_H2D) ? (void*)src : dst;
+    habana_dma_host_map_t temporary;
+    size_t direct_min;
+    uint64_t host_dev;
+    int ret;
+
+    direct_min = dma->params.cache_host ? HABANA_DMA_CACHED_MIN :
+                                          HABANA_DMA_BOUNCE_SIZE;
+    if ((length <= direct_min) ||
+        (habana_dma_host_addr(dma, host, length, &host_dev, &temporary) !=
+         0)) {
+        /* small, or the pages cannot be mapped (a pin limit): bounced */
+        return habana_dma_copy_bounced(dma, dst, src, length, dir);
+    }
+
+    if (dir == HABANA_DMA_H2D) {
+        ret = dma->backend->copy(dma, (uintptr_t)dst, host_dev, length, dir);
+    } else {
+        ret = dma->backend->copy(dma, host_dev, (uintptr_t)src, length, dir);
+    }
+
+    if (temporary.start != 0) {
+        dma->backend->unmap_host(dma, (void*)temporary.start,
+                                 temporary.end - temporary.start,
+                                 temporary.dev_addr);
+    }
+    return ret;
+}
+
+int habana_dma_copy(habana_dma_t *dma, void *dst, const void *src,
+                    size_t length, habana_dma_dir_t dir)
+{
+    int ret;
+
+    if (length == 0) {
+        return 0;
+    }
+
+    pthread_mutex_lock(&dma->lock);
+    if (dir == HABANA_DMA_D2D) {
+        ret = dma->backend->copy(dma, (uintptr_t)dst, (uintptr_t)src, length,
+                                 dir);
+    } else {
+        ret = habana_dma_copy_host(dma, dst, src, length, dir);
+    }
+    pthread_mutex_unlock(&dma->lock);
+    return ret;
+}
+
+void habana_dma_host_unmapped(habana_dma_t *dma, const void *addr,
+                              size_t length)
+{
+    uintptr_t start = (uintptr_t)addr;
+    unsigned i;
+
+    pthread_mutex_lock(&dma->lock);
+    for (i = dma->count; i-- > 0;) {
+        if ((dma->maps[i].start < start + length) &&
+            (start < dma->maps[i].end)) {
+            habana_dma_cache_drop(dma, i);
+        }
+    }
+    pthread_mutex_unlock(&dma->lock);
+}
+
+static int habana_dma_open_backend(habana_dma_t *dma,
+                                   const habana_dma_backend_t *backend,
+                                   char *why, size_t max)
+{
+    size_t bounce = HABANA_DMA_BOUNCE_SIZE;
+    int ret;
+
+    dma->backend = backend;
+    ret          = backend->open(dma, why, max);
+    if (ret != 0) {
+        return ret;
+    }
+
+    ret = backend->map_host(dma, dma->bounce, bounce, &dma->bounce_dev);
+    if (ret != 0) {
+        snprintf(why, max, "%s: mapping the bounce buffer: %s", backend->name,
+                 dma->error);
+        backend->close(dma);
+    }
+    return ret;
+}
+
+int habana_dma_open(const habana_dma_params_t *params, habana_dma_t **dma_p,
+                    char *why, size_t max)
+{
+    const habana_dma_backend_t *const *backend;
+    size_t used = 0;
+    habana_dma_t *dma;
+    int ret = -ENODEV;
+
+    dma = calloc(1, sizeof(*dma));
+    if (dma == NULL) {
+        snprintf(why, max, "out of memory");
+        return -ENOMEM;
+    }
+
+    dma->params = *params;
+    if (params->pci_bus != NULL) {
+        snprintf(dma->pci_bus, sizeof(dma->pci_bus), "%s", params->pci_bus);
+        dma->params.pci_bus = dma->pci_bus;
+    }
+    pthread_mutex_init(&dma->lock, NULL);
+    dma->maps = calloc(HABANA_DMA_CACHE_ENTRIES, sizeof(*dma->maps));
+    if ((dma->maps == NULL) ||
+        (posix_memalign(&dma->bounce, sysconf(_SC_PAGESIZE),
+                        HABANA_DMA_BOUNCE_SIZE) != 0)) {
+        snprintf(why, max, "out of memory");
+        ret = -ENOMEM;
+        goto err;
+    }
+
+    why[0] = '\0';
+    for (backend = habana_dma_backends; *backend != NULL; ++backend) {
+        if ((params->backend != NULL) &&
+            strcmp(params->backend, (*backend)->name)) {
+            continue;
+        }
+
+        ret = habana_dma_open_backend(dma, *backend, why + used, max - used);
+        if (ret == 0) {
+            *dma_p = dma;
+            return 0;
+        }
+
+        used = strlen(why);
+        if (used + 3 < max) {
+            strcpy(why + used, "; ");
+            used += 2;
+        }
+    }
+
+    if (used == 0) {
+        snprintf(why, max, "no DMA backend named '%s'", params->backend);
+    } else {
+        why[used - 2] = '\0';
+    }
+
+err:
+    free(dma->bounce);
+    free(dma->maps);
+    pthread_mutex_destroy(&dma->lock);
+    free(dma);
+    return ret;
+}
+
+void habana_dma_close(habana_dma_t *dma)
+{
+    pthread_mutex_lock(&dma->lock);
+    habana_dma_cache_flush(dma);
+    dma->backend->unmap_host(dma, dma->bounce, HABANA_DMA_BOUNCE_SIZE,
+                             dma->bounce_dev);
+    dma->backend->close(dma);
+    pthread_mutex_unlock(&dma->lock);
+    pthread_mutex_destroy(&dma->lock);
+    free(dma->bounce);
+    free(dma->maps);
+    free(dma);
+}
+
+void habana_dma_forget(habana_dma_t *dma)
+{
+    dma->count          = 0;
+    dma->params.fd      = -1;
+    dma->backend->close(dma);
+    pthread_mutex_destroy(&dma->lock);
+    free(dma->bounce);
+    free(dma->maps);
+    free(dma);
+}
+
+const char *habana_dma_backend_name(const habana_dma_t *dma)
+{
+    return dma->backend->name;
+}
+
+const char *habana_dma_error(const habana_dma_t *dma)
+{
+    return dma->error;
+}
+
+void habana_dma_cache_usage(const habana_dma_t *dma, unsigned *count,
+                            size_t *bytes)
+{
+    pthread_mutex_lock((pthread_mutex_t*)&dma->lock);
+    *count = dma->count;
+    *bytes = dma->pinned;
+    pthread_mutex_unlock((pthread_mutex_t*)&dma->lock);
+}
