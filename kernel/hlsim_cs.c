@@ -403,7 +403,11 @@ static int hlsim_cs_parse_cb(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 	return 0;
 }
 
-/* Validate the chunks and translate their CBs; caller holds ctx->lock */
+/*
+ * Validate the chunks and translate their CBs, chunk by chunk in order as
+ * cs_ioctl_default() (validate_queue_index(), then the parser); the caller
+ * holds ctx->lock.
+ */
 static int hlsim_cs_parse(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 			  struct hl_cs_chunk *chunks, u32 nr)
 {
@@ -411,6 +415,18 @@ static int hlsim_cs_parse(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 	u64 max_ops = 0;
 	u32 i;
 	int ret;
+
+	/* room for every LIN_DMA the CBs can hold, up to the bound */
+	for (i = 0; i < nr; i++)
+		max_ops += min_t(u32, chunks[i].cb_size, HLSIM_MAX_CB_SIZE) /
+			   HLSIM_LIN_DMA_SIZE;
+	cs->max_ops = min_t(u64, max_ops, HLSIM_MAX_CS_DMA_PKTS);
+	if (cs->max_ops) {
+		cs->ops = kvmalloc_array(cs->max_ops, sizeof(*cs->ops),
+					 GFP_KERNEL_ACCOUNT);
+		if (!cs->ops)
+			return -ENOMEM;
+	}
 
 	for (i = 0; i < nr; i++) {
 		struct hl_cs_chunk *c = &chunks[i];
@@ -436,23 +452,8 @@ static int hlsim_cs_parse(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 				     c->cb_handle, c->cb_size);
 			return -EFAULT;
 		}
-		max_ops += c->cb_size / HLSIM_LIN_DMA_SIZE;
-	}
-
-	/* room for every LIN_DMA the CBs can hold, up to the bound */
-	cs->max_ops = min_t(u64, max_ops, HLSIM_MAX_CS_DMA_PKTS);
-	if (cs->max_ops) {
-		cs->ops = kvmalloc_array(cs->max_ops, sizeof(*cs->ops),
-					 GFP_KERNEL_ACCOUNT);
-		if (!cs->ops)
-			return -ENOMEM;
-	}
-
-	for (i = 0; i < nr; i++) {
-		cbmap = hlsim_map_find(ctx, chunks[i].cb_handle,
-				       chunks[i].cb_size);
-		ret = hlsim_cs_parse_cb(ctx, cs, cbmap, chunks[i].cb_handle,
-					chunks[i].cb_size);
+		ret = hlsim_cs_parse_cb(ctx, cs, cbmap, c->cb_handle,
+					c->cb_size);
 		if (ret)
 			return ret;
 	}

@@ -23,7 +23,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "hlsim_tap.h"
+#include "hlsim_cs_util.h"
 
 #define VA_BASE		0x1001000000000000ULL
 #define VA_LAST		(VA_BASE + (1ULL << 48) - 1)
@@ -564,7 +564,7 @@ static void op_map(void)
 			  hint <= VA_LAST && al->size - 1 <= VA_LAST - hint &&
 			  va_free(hint, al->size);
 	if (a.in.flags & HL_MEM_USERPTR)
-		want = -EOPNOTSUPP;
+		want = -EINVAL;	/* USERPTR: flags, or mem_size 0 */
 	else if (a.in.flags & ~HL_MEM_FORCE_HINT)
 		want = -EINVAL;
 	else if (!h || h > 0xffffffffULL || !al)
@@ -832,7 +832,8 @@ static void op_raw(void)
 	if (st.legacy) {
 		do
 			nr = chance(70) ? below(0x48) : below(256);
-		while (nr == 0x01 || nr == 0x05 || nr == HLSIM_IOCTL_DMA_COPY_NR);
+		while (nr == 0x01 || nr == 0x03 || nr == 0x04 || nr == 0x05 ||
+		       nr == HLSIM_IOCTL_DMA_COPY_NR);
 		cmd = _IOC(dir, 'H', nr, size);
 		want = -ENOTTY;
 	} else {
@@ -841,6 +842,8 @@ static void op_raw(void)
 			nr = 0x40 + (chance(70) ? below(0x48) : below(0x60));
 		while (nr == 0x40 + HL_IOCTL_INFO ||
 		       nr == 0x40 + HL_IOCTL_MEMORY ||
+		       nr == 0x40 + HL_IOCTL_CS ||
+		       nr == 0x40 + HL_IOCTL_WAIT_CS ||
 		       nr == 0x40 + HLSIM_IOCTL_DMA_COPY_NR);
 		cmd = _IOC(dir, 'd', nr, size);
 		want = on_ctl ? -ENOTTY : -EINVAL;
@@ -892,6 +895,8 @@ static int open_compute(void)
 	return open(path, O_RDWR | O_CLOEXEC);
 }
 
+static void cs_reset(void);
+
 static void op_reopen(void)
 {
 	unsigned int i;
@@ -919,6 +924,592 @@ static void op_reopen(void)
 		mismatches++;
 		exit(tap_done());
 	}
+	cs_reset();
+}
+
+/* ---- the Gaudi2 copy uapi: USERPTR maps, CS, WAIT_CS ---- */
+
+static u64 param(const char *name, u64 dflt);
+
+#define NU		32	/* USERPTR mappings the model tracks */
+#define CB_BUF		(64 * 1024)
+#define CB_CHUNK	4096	/* CB region of one chunk */
+
+struct m_uptr {
+	int live;
+	int cb;			/* the fuzzer's CB mapping: never unmapped */
+	u64 va, size, tree_va, npages;
+};
+
+static struct {
+	struct m_uptr u[NU];
+	u64 max_uptr, max_pinned;	/* pages */
+	unsigned char *cbbuf;		/* CB_BUF bytes, then a guard */
+	u64 cb_va;
+	u64 next_seq, done_upto, last_ok;
+	u64 seq_num[64];
+	int seq_ok[64];
+	unsigned long long cs_calls;	/* USERPTR, CS and WAIT_CS calls */
+} cs;
+
+static unsigned int uptr_live(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < NU; i++)
+		n += cs.u[i].live;
+	return n;
+}
+
+static u64 uptr_pinned(void)
+{
+	u64 n = 0;
+	unsigned int i;
+
+	for (i = 0; i < NU; i++)
+		if (cs.u[i].live)
+			n += cs.u[i].npages;
+	return n;
+}
+
+/* USERPTR mapping containing [addr, addr + size), or -1 */
+static int find_uptr(u64 addr, u64 size)
+{
+	int i;
+
+	for (i = 0; i < NU; i++) {
+		struct m_uptr *u = &cs.u[i];
+
+		if (u->live && addr >= u->va && addr - u->va < u->size)
+			return size > u->size - (addr - u->va) ? -1 : i;
+	}
+	return -1;
+}
+
+static int uptr_range_free(u64 first, u64 len)
+{
+	int i;
+
+	for (i = 0; i < NU; i++) {
+		struct m_uptr *u = &cs.u[i];
+
+		if (u->live && first < u->tree_va + u->npages * PAGE &&
+		    u->tree_va < first + len)
+			return 0;
+	}
+	return 1;
+}
+
+static int do_uptr_map(u64 addr, u64 size, u64 hint, u32 flags, u64 *va)
+{
+	union hl_mem_args a = {};
+	int ret;
+
+	a.in.op = HL_MEM_OP_MAP;
+	a.in.flags = flags;
+	a.in.map_host.host_virt_addr = addr;
+	a.in.map_host.mem_size = size;
+	a.in.map_host.hint_addr = hint;
+	ret = do_mem(&a);
+	*va = a.out.device_virt_addr;
+	return ret;
+}
+
+static int uptr_slot(void)
+{
+	int i;
+
+	for (i = 0; i < NU; i++)
+		if (!cs.u[i].live)
+			return i;
+	return -1;
+}
+
+/* is [p, p + len) pinnable memory of ours (the host buffer or the CBs)? */
+static int pinnable(u64 p, u64 len)
+{
+	u64 h = (uintptr_t)st.host, c = (uintptr_t)cs.cbbuf;
+
+	return (p >= h && len <= HOST_BUF && p - h <= HOST_BUF - len) ||
+	       (p >= c && len <= CB_BUF && p - c <= CB_BUF - len);
+}
+
+static void op_unmap_host(void);
+
+static void op_map_host(void)
+{
+	u64 h = (uintptr_t)st.host, addr, size, hint = 0, va, end, npages = 0;
+	u32 flags = HL_MEM_USERPTR;
+	int slot = uptr_slot(), want, ret, hint_ok = 0, user = 1;
+
+	if (slot < 0) {
+		op_unmap_host();
+		return;
+	}
+	switch (below(12)) {
+	case 0:		/* into the guard */
+		addr = h + HOST_BUF - below(2 * PAGE);
+		size = 1 + below(4 * PAGE);
+		break;
+	case 1:
+		addr = h + below(HOST_BUF);
+		size = 0;
+		break;
+	case 2:		/* overflow */
+		addr = -below(2 * PAGE) - 1;
+		size = 2 * PAGE + below(PAGE);
+		break;
+	case 3:		/* not user memory, or nothing mapped there */
+		switch (below(3)) {
+		case 0:
+			addr = 0xffff888000000000ULL + below(1ULL << 30);
+			user = 0;
+			break;
+		case 1:
+			addr = 0x8000000000000000ULL + below(PAGE);
+			user = 0;
+			break;
+		default:
+			addr = below(PAGE * 16);
+			break;
+		}
+		size = 1 + below(2 * PAGE);
+		break;
+	default:
+		size = chance(80) ? 1 + below(64 * 1024) : 1 + below(HOST_BUF);
+		addr = h + below(HOST_BUF - size + 1);
+		break;
+	}
+	if (chance(10))
+		flags |= HL_MEM_FORCE_HINT;
+	if (chance(3))
+		flags |= 1u << below(32);
+	if (chance(30)) {
+		switch (below(4)) {
+		case 0:
+			hint = HOST_VA_BASE + below(1ULL << 40) * PAGE;
+			break;
+		case 1: {
+			int i = below(NU);
+
+			hint = cs.u[i].live ? cs.u[i].tree_va : HOST_VA_BASE;
+			break;
+		}
+		case 2:
+			hint = VA_BASE + below(1ULL << 30) * PAGE;
+			break;
+		default:
+			hint = any_u64();
+			break;
+		}
+	}
+
+	if (size && !__builtin_add_overflow(addr, size, &end) && user) {
+		npages = ((end + PAGE - 1) / PAGE) - addr / PAGE;
+		hint_ok = hint && !(hint % PAGE) && hint >= HOST_VA_BASE &&
+			  hint < HOST_VA_END &&
+			  npages * PAGE - 1 <= HOST_VA_END - 1 - hint &&
+			  uptr_range_free(hint, npages * PAGE);
+	}
+	if (flags & ~(HL_MEM_USERPTR | HL_MEM_FORCE_HINT))
+		want = -EINVAL;
+	else if (!size || __builtin_add_overflow(addr, size, &end))
+		want = -EINVAL;
+	else if (!user)
+		want = -EFAULT;
+	else if (uptr_live() >= cs.max_uptr)
+		want = -ENOMEM;
+	else if (npages > cs.max_pinned - uptr_pinned())
+		want = -ENOMEM;
+	else if (!pinnable(addr, size))
+		want = -EFAULT;
+	else if ((flags & HL_MEM_FORCE_HINT) && !hint_ok)
+		want = -EINVAL;
+	else
+		want = 0;
+	cs.cs_calls++;
+	ret = do_uptr_map(addr, size, hint, flags, &va);
+	if (!expect(ret, want, "MAP USERPTR %#llx + %#llx hint %#llx flags %#x",
+		    (unsigned long long)addr, (unsigned long long)size,
+		    (unsigned long long)hint, flags) || ret) {
+		if (!ret && want)	/* keep the model usable */
+			do_uptr_map(0, 0, 0, 0, &va);
+		return;
+	}
+	if (va < HOST_VA_BASE || va >= HOST_VA_END || va % PAGE != addr % PAGE ||
+	    (hint_ok && va - va % PAGE != hint) ||
+	    !uptr_range_free(va - va % PAGE, npages * PAGE)) {
+		mismatches++;
+		printf("# MISMATCH call %llu: USERPTR MAP gave VA %#llx (addr %#llx, hint %#llx)\n",
+		       calls, (unsigned long long)va, (unsigned long long)addr,
+		       (unsigned long long)hint);
+	}
+	cs.u[slot] = (struct m_uptr){ .live = 1, .va = va, .size = size,
+				      .tree_va = va - va % PAGE,
+				      .npages = npages };
+}
+
+static void op_unmap_host(void)
+{
+	union hl_mem_args a = {};
+	int i = below(NU), j, want, ret;
+	u64 va;
+
+	if (!cs.u[i].live || cs.u[i].cb)
+		va = HOST_VA_BASE + below(1ULL << 36);
+	else
+		va = cs.u[i].va + (chance(80) ? 0 : below(3) - 1);
+	for (j = 0; j < NU; j++)
+		if (cs.u[j].live && cs.u[j].va == va)
+			break;
+	want = j < NU && !cs.u[j].cb ? 0 : -EINVAL;
+	if (j < NU && cs.u[j].cb)
+		va = HOST_VA_BASE + below(1ULL << 36) * PAGE + 1;
+	a.in.op = HL_MEM_OP_UNMAP;
+	a.in.unmap.device_virt_addr = va;
+	cs.cs_calls++;
+	ret = do_mem(&a);
+	if (expect(ret, want, "UNMAP USERPTR va %#llx", (unsigned long long)va) &&
+	    !ret)
+		cs.u[j].live = 0;
+}
+
+/* An address for a LIN_DMA of @size bytes: mostly inside some mapping */
+static u64 pick_cs_addr(u64 size, int dst)
+{
+	int i;
+
+	if (chance(50)) {
+		struct m_map *m = pick_map();
+
+		if (m && m->size >= size && chance(90))
+			return m->va + below(m->size - size + 1);
+		if (m)
+			return m->va + below(m->size + 1);
+	}
+	for (i = 0; i < 4; i++) {
+		struct m_uptr *u = &cs.u[below(NU)];
+
+		if (!u->live || (dst && u->cb))
+			continue;
+		if (u->size >= size && chance(90))
+			return u->va + below(u->size - size + 1);
+		return u->va - (chance(50) ? 1 : 0) + below(u->size + 1);
+	}
+	return chance(50) ? HOST_VA_BASE + below(1ULL << 40) : any_u64();
+}
+
+/* Result of the CS model for one LIN_DMA: 0 or -EINVAL */
+static int model_dma(u32 ctl, u32 tsize, u64 src, u64 dst)
+{
+	if (ctl & ~(0xff000000u | LIN_DMA_WRCOMP | LIN_DMA_MEMSET) ||
+	    (ctl & 0x1f000000u) != (PKT_LIN_DMA << 24) || !tsize)
+		return -EINVAL;
+	if (find_map(dst, tsize) < 0 && find_uptr(dst, tsize) < 0)
+		return -EINVAL;
+	if (!(ctl & LIN_DMA_MEMSET) && find_map(src, tsize) < 0 &&
+	    find_uptr(src, tsize) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static const u32 good_queues[] = { 0, 1, 4, 8, 15, 48, 91, 127 };
+
+/* Write the packets of chunk @i into its CB region; the model's result */
+static int build_cb(struct hl_cs_chunk *c, unsigned int i)
+{
+	unsigned char *cb = cs.cbbuf + i * CB_CHUNK;
+	unsigned int k, npkt = 1 + below(5);
+	size_t off = 0;
+	int want = 0;
+	u32 q;
+
+	for (k = 0; k < npkt; k++) {
+		if (chance(25)) {
+			u32 ctl = (PKT_NOP << 24) | (chance(50) ? PKT_EB | PKT_MB : 0);
+			int bad = chance(5);
+
+			if (bad)
+				ctl |= chance(50) ? 1u << below(24) : 0x0f000000u;
+			off += put_nop(cb + off, ctl);
+			if (bad && !want)
+				want = -EINVAL;
+		} else {
+			u32 ctl = lin_dma_ctl(chance(20) ? LIN_DMA_MEMSET : 0);
+			u32 tsize = chance(3) ? 0 : 1 + below(chance(90) ? 4096 : 256 * 1024);
+			u64 dst = pick_cs_addr(tsize, 1), src;
+			int r;
+
+			if (chance(30))
+				ctl |= LIN_DMA_WRCOMP;
+			if (chance(4))
+				ctl ^= 1u << below(32);
+			src = ctl & LIN_DMA_MEMSET ? rnd() : pick_cs_addr(tsize, 0);
+			off += put_lin_dma(cb + off, ctl, tsize, src, dst);
+			r = model_dma(ctl, tsize, src, dst);
+			if (r && !want)
+				want = r;
+		}
+	}
+	chunk_set(c, cs.cb_va + i * CB_CHUNK, off, 0);
+	q = chance(90) ? good_queues[below(ARRAY_SIZE(good_queues))] :
+	    (chance(50) ? below(140) : (u32)rnd());
+	c->queue_index = q;
+	if (chance(3))
+		c->cs_chunk_flags = chance(50) ? 0 : (u32)rnd() & ~1u;
+	if (chance(3)) {
+		/* cut the last packet, or too small */
+		c->cb_size = chance(50) ? off - 1 - below(7) : below(8);
+		if (c->cb_size >= 8 && !want) {
+			/* re-parse: the packets before the cut, then a cut */
+			want = -EINVAL;
+		}
+	}
+	if (chance(2))
+		c->cb_size = 2 * 1024 * 1024 - 32 + 1 + below(64);
+	if (chance(3))
+		c->cb_handle = chance(50) ? pick_dev_addr() :
+			       cs.cb_va + CB_BUF - below(8);
+
+	/* the chunk's checks, in the kernel's order */
+	if (!queue_enabled(c->queue_index) ||
+	    !(c->cs_chunk_flags & HL_CS_CHUNK_FLAGS_USER_ALLOC_CB) ||
+	    c->cb_size < 8 || c->cb_size > 2 * 1024 * 1024 - 32)
+		return -EINVAL;
+	{
+		int u = find_uptr(c->cb_handle, c->cb_size);
+
+		if (u < 0 || !cs.u[u].cb)
+			return -EFAULT;
+	}
+	if (c->cb_size != off && c->cb_size < off) {
+		/* packets up to the cut decide, then the cut is -EINVAL */
+		return -EINVAL;
+	}
+	return want;
+}
+
+static void cs_wait_all(void);
+
+static void op_cs(void)
+{
+	struct hl_cs_chunk ch[4];
+	union hl_cs_args a = {};
+	unsigned int n = 1 + below(3), i;
+	int want = 0, ret, pre = 0;
+	u64 seq = cs.next_seq;
+
+	if (!cs.cb_va)
+		return;
+	/* keep the in-flight table from filling: no EAGAIN to predict */
+	if (cs.seq_ok[seq % 64] && cs.seq_num[seq % 64] + 64 == seq &&
+	    cs.seq_num[seq % 64] > cs.done_upto)
+		cs_wait_all();
+
+	for (i = 0; i < n; i++) {
+		int r = build_cb(&ch[i], i);
+
+		if (r && !want)
+			want = r;
+	}
+	a.in.chunks_execute = (uintptr_t)ch;
+	a.in.num_chunks_execute = n;
+	if (chance(8)) {
+		switch (below(8)) {
+		case 0:
+			a.in.cs_flags = HL_CS_FLAGS_STAGED_SUBMISSION;
+			want = -EPERM;
+			pre = 1;
+			break;
+		case 1:
+			a.in.cs_flags = HL_CS_FLAGS_SIGNAL | HL_CS_FLAGS_WAIT;
+			want = -EINVAL;
+			pre = 1;
+			break;
+		case 2:
+			a.in.cs_flags = chance(50) ? HL_CS_FLAGS_TIMESTAMP :
+					HL_CS_FLAGS_FORCE_RESTORE;
+			want = -EINVAL;
+			pre = 1;
+			break;
+		case 3:
+			a.in.num_chunks_execute = chance(50) ? 0 : 513 + below(5);
+			want = -EINVAL;
+			pre = 1;
+			break;
+		case 4:
+			a.in.chunks_execute = chance(50) ? 16 : (uintptr_t)st.host + HOST_BUF;
+			want = -EFAULT;
+			pre = 1;
+			break;
+		case 5:
+			a.in.pad[below(4)] = 1 + below(255);
+			want = -EINVAL;
+			pre = 1;
+			break;
+		case 6:
+			a.in.cs_flags = HL_CS_FLAGS_CUSTOM_TIMEOUT |
+					(chance(50) ? HL_CS_FLAGS_SKIP_RESET_ON_TIMEOUT : 0);
+			a.in.timeout = 30;
+			break;
+		default:
+			a.in.cs_flags = (u32)rnd() | HL_CS_FLAGS_ENGINES_COMMAND;
+			want = (a.in.cs_flags & HL_CS_FLAGS_STAGED_SUBMISSION) ?
+			       -EPERM : -EINVAL;
+			pre = 1;
+			break;
+		}
+	}
+	/* the pre-seq checks come first: pad, staged, flags, count, copy */
+	if (a.in.pad[0] | a.in.pad[1] | a.in.pad[2] | a.in.pad[3]) {
+		want = -EINVAL;
+		pre = 1;
+	}
+	cs.cs_calls++;
+	ret = xioctl(st.fd, cs_cmd(st.legacy), &a);
+	expect(ret, want, "CS %u chunks flags %#x (seq %llu)",
+	       a.in.num_chunks_execute, a.in.cs_flags, (unsigned long long)seq);
+	if (!ret) {
+		if (a.out.seq != seq) {
+			mismatches++;
+			printf("# MISMATCH call %llu: CS seq %llu, model %llu\n",
+			       calls, (unsigned long long)a.out.seq,
+			       (unsigned long long)seq);
+		}
+		cs.next_seq = a.out.seq + 1;
+		cs.seq_num[a.out.seq % 64] = a.out.seq;
+		cs.seq_ok[a.out.seq % 64] = 1;
+		cs.last_ok = a.out.seq;
+		return;
+	}
+	if (a.out.seq != ~0ULL || (int)a.out.status != ret) {
+		mismatches++;
+		printf("# MISMATCH call %llu: failed CS out.seq %#llx status %d\n",
+		       calls, (unsigned long long)a.out.seq, (int)a.out.status);
+	}
+	if (!pre) {
+		cs.seq_num[seq % 64] = seq;
+		cs.seq_ok[seq % 64] = 0;
+		cs.next_seq = seq + 1;
+	}
+}
+
+static int do_wait(u64 seq, u64 timeout_us, u32 flags, __u8 pad,
+		   union hl_wait_cs_args *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->in.seq = seq;
+	w->in.timeout_us = timeout_us;
+	w->in.flags = flags;
+	w->in.pad[0] = pad;
+	cs.cs_calls++;
+	return xioctl(st.fd, wait_cmd(st.legacy), w);
+}
+
+/* Wait for the last successful CS: every CS before it is then complete */
+static void cs_wait_all(void)
+{
+	union hl_wait_cs_args w;
+	int ret;
+
+	if (cs.last_ok <= cs.done_upto)
+		return;
+	ret = do_wait(cs.last_ok, 20000000, 0, 0, &w);
+	if (expect(ret, 0, "WAIT_CS %llu (drain)", (unsigned long long)cs.last_ok) &&
+	    w.out.status == HL_WAIT_CS_STATUS_COMPLETED)
+		cs.done_upto = cs.last_ok;
+	else
+		mismatches += w.out.status != HL_WAIT_CS_STATUS_COMPLETED;
+}
+
+static void op_wait(void)
+{
+	union hl_wait_cs_args w;
+	u64 seq, next = cs.next_seq, timeout = chance(50) ? 0 : 10000000;
+	u32 flags = 0, want_status = HL_WAIT_CS_STATUS_COMPLETED, want_flags = 0;
+	int want = 0, ret, known, busy_ok = 0;
+	__u8 pad = 0;
+
+	switch (below(10)) {
+	case 0:
+		seq = next + (chance(50) ? below(4) : rnd() >> 1);
+		want = -EINVAL;
+		want_status = 0;
+		break;
+	case 1:
+		seq = next > 66 && chance(70) ? below(next - 65) : 0;
+		want_flags = HL_WAIT_CS_STATUS_FLAG_GONE;
+		break;
+	default:
+		seq = next > 1 ? next - 1 - below(next - 1 < 64 ? next - 1 : 64) : 0;
+		if (!seq)
+			want_flags = HL_WAIT_CS_STATUS_FLAG_GONE;
+		break;
+	}
+	if (chance(4)) {
+		flags = chance(50) ? HL_WAIT_CS_FLAGS_INTERRUPT : HL_WAIT_CS_FLAGS_MULTI_CS;
+		pad = chance(30) ? 1 + below(255) : 0;
+		want = flags == HL_WAIT_CS_FLAGS_MULTI_CS && pad ? -EINVAL : -EPERM;
+	} else if (chance(3)) {
+		flags = 0x1 | (chance(50) ? 0x10 : 0);	/* ignored bits */
+	}
+	known = !cs.seq_ok[seq % 64] || cs.seq_num[seq % 64] != seq ||
+		seq <= cs.done_upto;
+	if (!want && !want_flags && !known && !timeout)
+		busy_ok = 1;
+	ret = do_wait(seq, timeout, flags, pad, &w);
+	if (want || flags & (HL_WAIT_CS_FLAGS_INTERRUPT | HL_WAIT_CS_FLAGS_MULTI_CS)) {
+		expect(ret, want, "WAIT_CS seq %llu flags %#x", (unsigned long long)seq, flags);
+		return;
+	}
+	expect(ret, 0, "WAIT_CS seq %llu timeout %llu", (unsigned long long)seq,
+	       (unsigned long long)timeout);
+	if (ret)
+		return;
+	if ((w.out.status != want_status &&
+	     !(busy_ok && w.out.status == HL_WAIT_CS_STATUS_BUSY)) ||
+	    w.out.flags != want_flags) {
+		mismatches++;
+		printf("# MISMATCH call %llu: WAIT_CS seq %llu gave status %u flags %#x,",
+		       calls, (unsigned long long)seq, w.out.status, w.out.flags);
+		printf(" model %u %#x\n", want_status, want_flags);
+	}
+	if (w.out.status == HL_WAIT_CS_STATUS_COMPLETED && !want_flags &&
+	    cs.seq_ok[seq % 64] && cs.seq_num[seq % 64] == seq &&
+	    seq > cs.done_upto)
+		cs.done_upto = seq;
+}
+
+/* A fresh context: sequence numbers from 1, the CB mapping again */
+static void cs_reset(void)
+{
+	u64 va;
+	int ret;
+
+	memset(cs.u, 0, sizeof(cs.u));
+	memset(cs.seq_ok, 0, sizeof(cs.seq_ok));
+	cs.next_seq = 1;
+	cs.done_upto = 0;
+	cs.last_ok = 0;
+	cs.cb_va = 0;
+	ret = do_uptr_map((uintptr_t)cs.cbbuf, CB_BUF, 0, HL_MEM_USERPTR, &va);
+	if (expect(ret, cs.max_uptr && cs.max_pinned >= CB_BUF / PAGE ? 0 : -ENOMEM,
+		   "MAP USERPTR of the CBs") && !ret) {
+		cs.cb_va = va;
+		cs.u[0] = (struct m_uptr){ .live = 1, .cb = 1, .va = va,
+					   .size = CB_BUF, .tree_va = va,
+					   .npages = CB_BUF / PAGE };
+	}
+}
+
+static void cs_init(void)
+{
+	cs.max_uptr = param("max_userptr_per_ctx", 65536);
+	cs.max_pinned = param("max_pinned_mb_per_ctx", 1024) * MB / PAGE;
+	cs.cbbuf = mmap(NULL, CB_BUF + PAGE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(cs.cbbuf + CB_BUF, PAGE, PROT_NONE);
+	cs_reset();
 }
 
 static void cleanup(void)
@@ -1036,8 +1627,22 @@ int main(int argc, char **argv)
 			return tap_done();
 	}
 
+	cs_init();
 	while (calls < target) {
-		switch (below(20)) {
+		unsigned int r = below(44);
+
+		if (r >= 20) {
+			if (r < 26)
+				op_map_host();
+			else if (r < 28)
+				op_unmap_host();
+			else if (r < 37)
+				op_cs();
+			else
+				op_wait();
+			continue;
+		}
+		switch (r) {
 		case 0: case 1:
 			op_info();
 			break;
@@ -1101,8 +1706,10 @@ int main(int argc, char **argv)
 		do_info(st.ctl, &a);
 		free_mem = u.dram_free_mem;
 	}
-	printf("fuzz: %llu calls (%llu ok), seed %llu, %s nodes, mismatches: %llu\n",
-	       calls, ok_calls, seed, st.legacy ? "legacy" : "accel",
+	printf("fuzz: %llu calls (%llu ok; %llu USERPTR/CS/WAIT_CS, ", calls,
+	       ok_calls, cs.cs_calls);
+	printf("last context at seq %llu), seed %llu, %s nodes, mismatches: %llu\n",
+	       cs.next_seq - 1, seed, st.legacy ? "legacy" : "accel",
 	       mismatches);
 	tap_ok(calls >= target, "%llu calls made", calls);
 	tap_ok(!mismatches, "results as predicted (%llu mismatches; dma-buf mmaps %s: %llu)",

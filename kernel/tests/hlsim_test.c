@@ -21,7 +21,9 @@
 #include <linux/io_uring.h>
 #include <linux/userfaultfd.h>
 
-#include "hlsim_tap.h"
+#include "hlsim_cs_util.h"
+
+#define HLSIM_MAX_PENDING	64
 
 #define VA_BASE		0x1001000000000000ULL
 #define PAGE		4096ULL
@@ -190,8 +192,8 @@ static void test_alloc_map(int accel)
 	tap_ok(!hl_unmap(fd, va2), "UNMAP of the second mapping");
 	tap_ok(hl_map(fd, 12345, 0, 0, &va2) == -EINVAL,
 	       "MAP of an unknown handle -> EINVAL");
-	tap_ok(hl_map(fd, h, 0, HL_MEM_USERPTR, &va2) == -EOPNOTSUPP,
-	       "MAP of host memory -> EOPNOTSUPP");
+	tap_ok(hl_map(fd, h, 0, HL_MEM_USERPTR, &va2) == -EINVAL,
+	       "USERPTR MAP with mem_size 0 -> EINVAL");
 	tap_ok(!hl_map(fd, h, VA_BASE + (1ULL << 40), 0, &va2) &&
 	       va2 == VA_BASE + (1ULL << 40), "MAP honours a free hint");
 	tap_ok(hl_map(fd, h, va2 + PAGE, HL_MEM_FORCE_HINT, &va3) == -EINVAL,
@@ -1113,6 +1115,425 @@ static void test_legacy(void)
 	close(c);
 }
 
+/* ---- Gaudi2 copy uapi: USERPTR, CS, WAIT_CS ---- */
+
+static void test_userptr(int accel)
+{
+	unsigned char *buf = aligned_alloc(PAGE, 4 * PAGE);
+	unsigned char *ro;
+	u64 va, va2, va3;
+	int fd, ret;
+	union hl_mem_args a = {};
+
+	fd = hlsim_open_compute(accel);
+	ret = hl_map_host(fd, buf + 100, 1000, &va);
+	tap_ok(!ret && va >= HOST_VA_BASE && va < HOST_VA_END,
+	       "USERPTR map in the host VA range (%#llx)",
+	       (unsigned long long)va);
+	tap_ok((va & (PAGE - 1)) == 100, "USERPTR VA keeps the in-page offset");
+	tap_ok(!hl_map_host(fd, buf + 100, 1000, &va2) && va2 != va &&
+	       (va2 & (PAGE - 1)) == 100, "same range maps twice at another VA");
+	tap_ok(!hl_map_host(fd, buf + PAGE - 1, 2, &va3) &&
+	       (va3 & (PAGE - 1)) == PAGE - 1, "2 bytes across a page boundary");
+	tap_ok(hl_unmap(fd, va + 1) == -EINVAL, "UNMAP inside a mapping -> EINVAL");
+	tap_ok(hl_unmap(fd, va - 100) == -EINVAL,
+	       "UNMAP of the page VA (not the returned VA) -> EINVAL");
+	tap_ok(!hl_unmap(fd, va), "UNMAP by the exact returned VA");
+	tap_ok(hl_unmap(fd, va) == -EINVAL, "second UNMAP -> EINVAL");
+	tap_ok(hl_map_host(fd, buf, 0, &va) == -EINVAL, "mem_size 0 -> EINVAL");
+	tap_ok(hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, (void *)-4096ULL, 8192, 0,
+			       0, &va) == -EINVAL, "address + size overflows -> EINVAL");
+	tap_ok(hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, (void *)0xffff888000000000ULL,
+			       4096, 0, 0, &va) == -EFAULT, "kernel address -> EFAULT");
+	tap_ok(hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, (void *)4096, 4096, 0, 0,
+			       &va) == -EFAULT, "unmapped user address -> EFAULT");
+	ro = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_ok(hl_map_host(fd, ro, PAGE, &va) == -EFAULT,
+	       "read-only memory (FOLL_WRITE) -> EFAULT");
+	munmap(ro, PAGE);
+	tap_ok(hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, buf, 4096, 0, 0x8, &va) ==
+	       -EINVAL, "USERPTR with another flag -> EINVAL");
+	ret = hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, buf, 4096,
+			      HOST_VA_BASE + 0x100000000ULL, 0, &va);
+	tap_ok(!ret && va == HOST_VA_BASE + 0x100000000ULL, "free aligned hint honoured");
+	tap_ok(hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, buf, 4096,
+			       HOST_VA_BASE + 0x100000000ULL, HL_MEM_FORCE_HINT,
+			       &va2) == -EINVAL, "FORCE_HINT on a used hint -> EINVAL");
+	tap_ok(hl_map_host_cmd(fd, DRM_IOCTL_HL_MEMORY, buf, 4096, VA_BASE,
+			       HL_MEM_FORCE_HINT, &va2) == -EINVAL,
+	       "FORCE_HINT in the DRAM range -> EINVAL");
+	tap_ok(hl_export(fd, va, PAGE, 0, 0) == -EINVAL,
+	       "EXPORT of a host mapping -> EINVAL");
+	tap_ok(hl_copy(fd, va, (uintptr_t)buf, 8, HLSIM_COPY_HOST_TO_DEVICE) == -EINVAL,
+	       "private DMA copy to a host VA -> EINVAL");
+	a.in.op = HL_MEM_OP_MAP;
+	a.in.flags = HL_MEM_USERPTR;
+	a.in.map_host.host_virt_addr = (uintptr_t)buf;
+	a.in.map_host.mem_size = 16 * MB;	/* beyond the malloc'd area */
+	tap_ok(xioctl(fd, DRM_IOCTL_HL_MEMORY, &a) == -EFAULT ||
+	       !hl_unmap(fd, a.out.device_virt_addr),
+	       "range running into unmapped memory -> EFAULT (or mapped)");
+	/* mappings left on purpose: released on close */
+	close(fd);
+	fd = hlsim_open_compute(accel);
+	tap_ok(!hl_map_host(fd, buf + 100, 1000, &va2) && va2 == HOST_VA_BASE + 100,
+	       "close released the mappings (first fit again at the range start)");
+	close(fd);
+	free(buf);
+}
+
+static u64 dram_buf(int fd, u64 size, u64 *handle)
+{
+	u64 h = 0, va = 0;
+
+	if (hl_alloc(fd, size, 0, 0, &h) || hl_map(fd, h, 0, 0, &va))
+		return 0;
+	if (handle)
+		*handle = h;
+	return va;
+}
+
+static void test_cs(int accel, int legacy)
+{
+	const size_t n = 3 * PAGE + 123;
+	unsigned char *src = aligned_alloc(PAGE, 4 * PAGE);
+	unsigned char *dst = aligned_alloc(PAGE, 4 * PAGE);
+	unsigned char *cb = aligned_alloc(PAGE, 8 * PAGE);
+	struct hl_cs_chunk ch[HL_MAX_JOBS_PER_CS + 1];
+	u64 sva = 0, dva = 0, cbva = 0, d1, d2, seq, seq2, h1, pat;
+	unsigned long cs = cs_cmd(legacy), wt = wait_cmd(legacy);
+	unsigned long mem = mem_cmd(legacy);
+	u32 status, flags, i;
+	struct hcs e;
+	size_t off;
+	int fd, ret, bad;
+
+	fd = legacy ? open("/dev/hl0", O_RDWR) : hlsim_open_compute(accel);
+	fill(src, 4 * PAGE, 11);
+	memset(dst, 0, 4 * PAGE);
+	ret = hl_map_host_cmd(fd, mem, src + 7, n, 0, 0, &sva);
+	ret = ret ? ret : hl_map_host_cmd(fd, mem, dst + 9, n, 0, 0, &dva);
+	ret = ret ? ret : hl_map_host_cmd(fd, mem, cb, 8 * PAGE, 0, 0, &cbva);
+	ret = ret ? ret : hcs_init(&e, fd, legacy);
+	tap_ok(!ret, "%s: host buffers and CBs mapped", legacy ? "legacy" : "accel");
+	if (legacy) {
+		union hl_mem_args a = {};
+
+		a.in.op = HL_MEM_OP_ALLOC;
+		a.in.alloc.mem_size = MB;
+		xioctl(fd, mem, &a);
+		h1 = a.out.handle;
+		memset(&a, 0, sizeof(a));
+		a.in.op = HL_MEM_OP_MAP;
+		a.in.map_device.handle = h1;
+		xioctl(fd, mem, &a);
+		d1 = a.out.device_virt_addr;
+		memset(&a, 0, sizeof(a));
+		a.in.op = HL_MEM_OP_ALLOC;
+		a.in.alloc.mem_size = MB;
+		xioctl(fd, mem, &a);
+		h1 = a.out.handle;
+		memset(&a, 0, sizeof(a));
+		a.in.map_device.handle = h1;
+		a.in.op = HL_MEM_OP_MAP;
+		xioctl(fd, mem, &a);
+		d2 = a.out.device_virt_addr;
+	} else {
+		d1 = dram_buf(fd, MB, &h1);
+		d2 = dram_buf(fd, MB, NULL);
+	}
+
+	/* H2D on PDMA_0_0, D2D on EDMA, D2H on PDMA_1_0 */
+	ret = hcs_copy_sync(&e, Q_PDMA_0_0, d1 + 5, sva, n, 0);
+	tap_ok(!ret, "LIN_DMA host->device (PDMA_0_0) completes (%d)", ret);
+	ret = hcs_copy_sync(&e, Q_EDMA_0_0, d2 + 1, d1 + 5, n, 0);
+	tap_ok(!ret, "LIN_DMA device->device (EDMA) completes (%d)", ret);
+	ret = hcs_copy_sync(&e, Q_PDMA_1_0, dva, d2 + 1, n, LIN_DMA_WRCOMP);
+	tap_ok(!ret && !memcmp(dst + 9, src + 7, n) && !dst[8] && !dst[9 + n],
+	       "LIN_DMA device->host: data round trip, nothing outside");
+
+	/* memset: the 8-byte pattern of src */
+	pat = 0x0807060504030201ULL;
+	ret = hcs_copy_sync(&e, Q_PDMA_0_1, dva + 3, pat, 21, LIN_DMA_MEMSET);
+	bad = 0;
+	for (i = 0; i < 21; i++)
+		bad |= dst[9 + 3 + i] != (unsigned char)(1 + (i % 8));
+	tap_ok(!ret && !bad && dst[9 + 2] == src[7 + 2] &&
+	       dst[9 + 24] == src[7 + 24], "LIN_DMA memset writes the 8-byte pattern");
+
+	/* several chunks and packets, NOPs, in order */
+	off = put_nop(cb, (PKT_NOP << 24) | PKT_EB | PKT_MB);
+	off += put_lin_dma(cb + off, lin_dma_ctl(LIN_DMA_MEMSET), 64, 0xaaaaaaaaaaaaaaaaULL, dva);
+	off += put_lin_dma(cb + off, lin_dma_ctl(LIN_DMA_MEMSET), 32,
+			   0xbbbbbbbbbbbbbbbbULL, dva + 16);
+	chunk_set(&ch[0], cbva, off, Q_PDMA_0_0);
+	put_lin_dma(cb + PAGE, lin_dma_ctl(0), 8, sva, dva + 60);
+	chunk_set(&ch[1], cbva + PAGE, LIN_DMA_SIZE, Q_PDMA_1_0);
+	ret = hl_cs_cmd(fd, cs, ch, 2, 0, &seq, &status);
+	tap_ok(!ret && !status && seq > 0, "CS of 2 chunks, NOP + 3 LIN_DMA (seq %llu)",
+	       (unsigned long long)seq);
+	ret = hl_wait_cmd(fd, wt, seq, 5000000, &status, &flags);
+	tap_ok(!ret && status == HL_WAIT_CS_STATUS_COMPLETED && !flags,
+	       "WAIT_CS: COMPLETED");
+	tap_ok(dst[9] == 0xaa && dst[9 + 15] == 0xaa && dst[9 + 16] == 0xbb &&
+	       dst[9 + 47] == 0xbb && dst[9 + 48] == 0xaa &&
+	       !memcmp(dst + 9 + 60, src + 7, 8), "packets executed in order");
+	ret = hl_wait_cmd(fd, wt, seq, 0, &status, NULL);
+	tap_ok(!ret && status == HL_WAIT_CS_STATUS_COMPLETED, "poll of a completed CS");
+	ret = hl_cs_cmd(fd, cs, ch, 1, 0, &seq2, &status);
+	tap_ok(!ret && seq2 == seq + 1, "sequence numbers are monotonic");
+	hl_wait_cmd(fd, wt, seq2, 5000000, NULL, NULL);
+	tap_ok(hl_wait_cmd(fd, wt, seq2 + 1, 0, &status, NULL) == -EINVAL,
+	       "WAIT_CS of a future seq -> EINVAL");
+	tap_ok(!hl_wait_cmd(fd, wt, 0, 0, &status, &flags) &&
+	       status == HL_WAIT_CS_STATUS_COMPLETED &&
+	       flags == HL_WAIT_CS_STATUS_FLAG_GONE, "WAIT_CS of seq 0: GONE");
+
+	/* refused CSs: the errno, out.seq = ULLONG_MAX, status = errno */
+#define CS1(_ret, _what) do {						\
+		int _want = (_ret);					\
+		ret = hl_cs_cmd(fd, cs, ch, 1, 0, &seq, &status);	\
+		tap_ok(ret == _want && seq == ~0ULL && (int)status == _want, \
+		       "%s -> %d (got %d, seq %#llx)", _what, _want, ret, \
+		       (unsigned long long)seq);			\
+	} while (0)
+	chunk_set(&ch[0], cbva, LIN_DMA_SIZE, 2);
+	put_lin_dma(cb, lin_dma_ctl(0), 8, sva, dva);
+	CS1(-EINVAL, "queue 2 (PDMA_0_2, not enabled)");
+	ch[0].queue_index = 16;
+	CS1(-EINVAL, "queue 16 (MME)");
+	ch[0].queue_index = 1000;
+	CS1(-EINVAL, "queue out of range");
+	ch[0].queue_index = Q_PDMA_0_0;
+	ch[0].cs_chunk_flags = 0;
+	CS1(-EINVAL, "chunk without USER_ALLOC_CB");
+	ch[0].cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
+	ch[0].cb_size = 4;
+	CS1(-EINVAL, "cb_size 4");
+	ch[0].cb_size = 4 * MB;
+	CS1(-EINVAL, "cb_size 4 MiB");
+	ch[0].cb_size = LIN_DMA_SIZE;
+	ch[0].cb_handle = d1;
+	CS1(-EFAULT, "CB in device memory");
+	ch[0].cb_handle = cbva + 8 * PAGE - 8;
+	CS1(-EFAULT, "CB running out of its mapping");
+	ch[0].cb_handle = HOST_VA_BASE + 0x7000000000ULL;
+	CS1(-EFAULT, "CB at an unmapped host VA");
+	ch[0].cb_handle = cbva;
+	ch[0].cb_size = 16;
+	CS1(-EINVAL, "LIN_DMA cut by cb_size");
+	ch[0].cb_size = LIN_DMA_SIZE;
+	put_lin_dma(cb, (0x5u << 24), 8, sva, dva);
+	CS1(-EINVAL, "unknown opcode (MSG_LONG)");
+	put_lin_dma(cb, lin_dma_ctl(1u << 8), 8, sva, dva);
+	CS1(-EINVAL, "LIN_DMA with an unknown ctl bit");
+	put_lin_dma(cb, lin_dma_ctl(0), 0, sva, dva);
+	CS1(-EINVAL, "LIN_DMA tsize 0");
+	put_lin_dma(cb, lin_dma_ctl(0), n + 1, sva, dva);
+	CS1(-EINVAL, "LIN_DMA past the end of a USERPTR mapping");
+	put_lin_dma(cb, lin_dma_ctl(0), 8, sva - 1, dva);
+	CS1(-EINVAL, "LIN_DMA src before the returned VA");
+	put_lin_dma(cb, lin_dma_ctl(0), 8, (uintptr_t)src, dva);
+	CS1(-EINVAL, "LIN_DMA src a raw host pointer");
+	put_lin_dma(cb, lin_dma_ctl(0), 0xfffffff0u, d1 + MB - 16, dva);
+	CS1(-EINVAL, "LIN_DMA address range overflowing its mapping");
+	put_lin_dma(cb, lin_dma_ctl(0), 8, sva, VA_BASE + (1ULL << 47));
+	CS1(-EINVAL, "LIN_DMA dst outside the mappings");
+	put_nop(cb, (PKT_NOP << 24) | 1);
+	ch[0].cb_size = NOP_SIZE;
+	CS1(-EINVAL, "NOP with a low ctl bit");
+	ret = hl_cs_cmd(fd, cs, ch, 1, 0, &seq, &status);
+	hl_cs_cmd(fd, cs, ch, 0, 0, &seq, &status);
+	put_nop(cb, (PKT_NOP << 24));
+	tap_ok(!hl_cs_cmd(fd, cs, ch, 1, 0, &seq, &status),
+	       "a CB of one NOP is accepted");
+	tap_ok(seq2 + 21 == seq, "every refused CS after the chunk copy took a seq (%llu, %llu)",
+	       (unsigned long long)seq2, (unsigned long long)seq);
+	ret = hl_wait_cmd(fd, wt, seq - 1, 1000000, &status, NULL);
+	tap_ok(!ret && status == HL_WAIT_CS_STATUS_COMPLETED,
+	       "WAIT_CS of a refused CS: COMPLETED");
+	tap_ok(hl_cs_cmd(fd, cs, ch, 0, 0, &seq, &status) == -EINVAL,
+	       "0 chunks -> EINVAL");
+	for (i = 0; i <= HL_MAX_JOBS_PER_CS; i++)
+		chunk_set(&ch[i], cbva, NOP_SIZE, Q_PDMA_0_0);
+	tap_ok(!hl_cs_cmd(fd, cs, ch, HL_MAX_JOBS_PER_CS, 0, &seq, &status),
+	       "512 chunks accepted");
+	tap_ok(hl_cs_cmd(fd, cs, ch, HL_MAX_JOBS_PER_CS + 1, 0, &seq2, &status) == -EINVAL,
+	       "513 chunks -> EINVAL");
+	{
+		union hl_cs_args a = {};
+
+		a.in.chunks_execute = 16;
+		a.in.num_chunks_execute = 1;
+		tap_ok(xioctl(fd, cs, &a) == -EFAULT, "bad chunk array -> EFAULT");
+		a.in.chunks_execute = (uintptr_t)ch;
+		a.in.pad[0] = 1;
+		tap_ok(xioctl(fd, cs, &a) == -EINVAL, "in.pad set -> EINVAL");
+		a.in.pad[0] = 0;
+		a.in.cs_flags = HL_CS_FLAGS_STAGED_SUBMISSION;
+		tap_ok(xioctl(fd, cs, &a) == -EPERM, "staged submission -> EPERM");
+		a.in.cs_flags = HL_CS_FLAGS_SIGNAL | HL_CS_FLAGS_WAIT;
+		tap_ok(xioctl(fd, cs, &a) == -EINVAL, "two CS types -> EINVAL");
+		a.in.cs_flags = HL_CS_FLAGS_TIMESTAMP;
+		tap_ok(xioctl(fd, cs, &a) == -EINVAL, "TIMESTAMP -> EINVAL (not simulated)");
+		a.in.cs_flags = HL_CS_FLAGS_FORCE_RESTORE;
+		tap_ok(xioctl(fd, cs, &a) == -EINVAL, "FORCE_RESTORE -> EINVAL");
+		/* the failed calls wrote out.seq and out.status back */
+		memset(&a, 0, sizeof(a));
+		a.in.chunks_execute = (uintptr_t)ch;
+		a.in.num_chunks_execute = 1;
+		a.in.cs_flags = HL_CS_FLAGS_CUSTOM_TIMEOUT | HL_CS_FLAGS_SKIP_RESET_ON_TIMEOUT;
+		a.in.timeout = 5;
+		ret = xioctl(fd, cs, &a);
+		tap_ok(!ret, "CUSTOM_TIMEOUT | SKIP_RESET accepted (%d)", ret);
+	}
+	{
+		union hl_wait_cs_args w = {};
+
+		w.in.flags = HL_WAIT_CS_FLAGS_MULTI_CS;
+		tap_ok(xioctl(fd, wt, &w) == -EPERM, "multi-CS wait -> EPERM");
+		w.in.flags = HL_WAIT_CS_FLAGS_INTERRUPT;
+		tap_ok(xioctl(fd, wt, &w) == -EPERM, "interrupt wait -> EPERM");
+	}
+
+	/* unmap and free during a long CS: the CS keeps the memory */
+	{
+		size_t big = 64 * MB;
+		unsigned char *hb = aligned_alloc(PAGE, big);
+		u64 hva, hd, dd;
+
+		memset(hb, 0x5a, big);
+		ret = hl_map_host_cmd(fd, mem, hb, big, 0, 0, &hva);
+		dd = legacy ? 0 : dram_buf(fd, big, &hd);
+		if (!legacy && !ret && dd) {
+			ret = hcs_copy(&e, Q_PDMA_0_0, dd, hva, big, 0, &seq);
+			tap_ok(!ret, "64 MiB CS submitted");
+			tap_ok(!hl_unmap(fd, hva) && !hl_unmap(fd, dd) &&
+			       !hl_free(fd, hd), "UNMAP + FREE during the CS succeed");
+			ret = hl_wait_cmd(fd, wt, seq, 20000000, &status, NULL);
+			tap_ok(!ret && status == HL_WAIT_CS_STATUS_COMPLETED,
+			       "the CS completes after its memory was unmapped");
+			ret = hcs_copy(&e, Q_PDMA_0_0, dd, hva, 8, 0, &seq);
+			tap_ok(ret == -EINVAL, "a CS on the unmapped memory -> EINVAL");
+		}
+		free(hb);
+	}
+	close(fd);
+	free(src);
+	free(dst);
+	free(cb);
+}
+
+static void test_cs_faults(int accel)
+{
+	unsigned char *buf = aligned_alloc(PAGE, PAGE);
+	u32 status;
+	u64 hva = 0, d, seq, seqs[HLSIM_MAX_PENDING];
+	struct hcs e;
+	int fd, ret, i;
+
+	fd = hlsim_open_compute(accel);
+	hcs_init(&e, fd, 0);
+	hl_map_host(fd, buf, PAGE, &hva);
+	d = dram_buf(fd, MB, NULL);
+
+	tap_ok(!write_param("fault_cs_disable", "2"), "fault_cs_disable=2");
+	tap_ok(hcs_copy(&e, Q_PDMA_0_0, d, hva, 8, 0, &seq) == -EINVAL &&
+	       hcs_copy(&e, Q_PDMA_0_0, d, hva, 8, 0, &seq) == -EINVAL,
+	       "two CSs refused as on a disabled queue");
+	tap_ok(!hcs_copy_sync(&e, Q_PDMA_0_0, d, hva, 8, 0) &&
+	       read_param("fault_cs_disable") == 0, "then CSs run again");
+
+	write_param("fault_cs_abort", "1");
+	ret = hcs_copy(&e, Q_PDMA_0_0, d, hva, 8, 0, &seq);
+	tap_ok(!ret, "CS with fault_cs_abort submitted");
+	ret = hcs_wait(&e, seq, 5000000, &status);
+	tap_ok(ret == -EIO && status == HL_WAIT_CS_STATUS_ABORTED,
+	       "aborted CS: WAIT_CS -> EIO, ABORTED (%d, %u)", ret, status);
+
+	write_param("cs_timeout_ms", "300");
+	write_param("fault_cs_hang", "1");
+	ret = hcs_copy(&e, Q_PDMA_0_0, d, hva, 8, 0, &seq);
+	ret = ret ? ret : hcs_wait(&e, seq, 0, &status);
+	tap_ok(!ret && status == HL_WAIT_CS_STATUS_BUSY, "hung CS: poll -> BUSY");
+	ret = hcs_wait(&e, seq, 50000, &status);
+	tap_ok(!ret && status == HL_WAIT_CS_STATUS_BUSY,
+	       "hung CS: a 50 ms wait ends BUSY, not an error");
+	ret = hcs_wait(&e, seq, 5000000, &status);
+	tap_ok(ret == -ETIMEDOUT && status == HL_WAIT_CS_STATUS_TIMEDOUT,
+	       "hung CS after cs_timeout_ms: -ETIMEDOUT, TIMEDOUT (%d, %u)", ret, status);
+
+	/* 64 in flight, the 65th -> EAGAIN */
+	write_param("cs_timeout_ms", "30000");
+	write_param("fault_cs_hang", "64");
+	ret = 0;
+	for (i = 0; i < HLSIM_MAX_PENDING && !ret; i++)
+		ret = hcs_copy(&e, Q_PDMA_0_0, d, hva, 8, 0, &seqs[i]);
+	tap_ok(!ret, "64 hung CSs in flight");
+	{
+		union hl_cs_args a = {};
+		struct hl_cs_chunk c;
+
+		chunk_set(&c, e.cb_va, LIN_DMA_SIZE, 0);
+		a.in.chunks_execute = (uintptr_t)&c;
+		a.in.num_chunks_execute = 1;
+		ret = xioctl(fd, DRM_IOCTL_HL_CS, &a);
+		tap_ok(ret == -EAGAIN && a.in.chunks_execute == (uintptr_t)&c,
+		       "the 65th -> EAGAIN, argument untouched");
+	}
+	tap_ok(read_param("fault_cs_hang") == 0, "fault counter consumed");
+	/* close with hung and running CSs */
+	write_param("fault_cs_hang", "0");
+	close(fd);
+	tap_ok(1, "close with 64 CSs in flight returns");
+	write_param("cs_timeout_ms", "30000");
+
+	/* close while a long copy runs */
+	fd = hlsim_open_compute(accel);
+	{
+		size_t big = 128 * MB;
+		unsigned char *hb = aligned_alloc(PAGE, big);
+		u64 dd;
+
+		memset(hb, 1, big);
+		hcs_init(&e, fd, 0);
+		ret = hl_map_host(fd, hb, big, &hva);
+		dd = dram_buf(fd, big, NULL);
+		ret = ret ? ret : hcs_copy(&e, Q_PDMA_0_0, dd, hva, big, 0, &seq);
+		tap_ok(!ret && dd, "128 MiB CS in flight");
+		close(fd);
+		tap_ok(1, "close with a running CS returns");
+		fd = hlsim_open_compute(accel);
+		tap_ok(fd >= 0, "device opens again");
+		close(fd);
+		free(hb);
+	}
+	free(buf);
+}
+
+static void test_userptr_limits(int accel)
+{
+	u64 nmax = read_param("max_userptr_per_ctx");
+	u64 mb = read_param("max_pinned_mb_per_ctx");
+	unsigned char *buf = aligned_alloc(PAGE, (mb + 1) * MB);
+	u64 va, i;
+	int fd = hlsim_open_compute(accel), ret = 0;
+
+	for (i = 0; i < nmax && !ret; i++)
+		ret = hl_map_host(fd, buf + i * PAGE, 1, &va);
+	tap_ok(!ret, "%llu USERPTR mappings", (unsigned long long)nmax);
+	tap_ok(hl_map_host(fd, buf, 1, &va) == -ENOMEM,
+	       "one more -> ENOMEM (max_userptr_per_ctx)");
+	close(fd);
+	fd = hlsim_open_compute(accel);
+	tap_ok(!hl_map_host(fd, buf, mb * MB, &va), "%llu MiB pinned",
+	       (unsigned long long)mb);
+	tap_ok(hl_map_host(fd, buf, 1, &va) == -ENOMEM,
+	       "one page more -> ENOMEM (max_pinned_mb_per_ctx)");
+	close(fd);
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	int legacy = argc > 1 && !strcmp(argv[1], "--legacy");
@@ -1129,6 +1550,7 @@ int main(int argc, char **argv)
 
 	if (legacy) {
 		test_legacy();
+		test_cs(-1, 1);
 		return tap_done();
 	}
 	if (mmap_only) {
@@ -1137,6 +1559,7 @@ int main(int argc, char **argv)
 	}
 	if (limits) {
 		test_limits(accel);
+		test_userptr_limits(accel);
 		return tap_done();
 	}
 	if (argc > 1 && !strcmp(argv[1], "--many")) {
@@ -1160,5 +1583,8 @@ int main(int argc, char **argv)
 	test_many_maps(accel, 1);
 	test_copy_unlocked(accel);
 	test_memcg(accel);
+	test_userptr(accel);
+	test_cs(accel, 0);
+	test_cs_faults(accel);
 	return tap_done();
 }

@@ -8,7 +8,9 @@
 #   contrib/vm/run.sh kernel/tests/vm-suite.sh
 #
 # Loads hlsim.ko (num_devices=2) and the test importer, runs the functional
-# tests and the fuzzer, then the tests of the test-only dma-buf mmap with
+# tests (with the Gaudi2 copy uapi: USERPTR, CS, WAIT_CS, fault injection)
+# and the fuzzer (at least 10,000 of its calls on that uapi), prints
+# hlsim_bench's figures, then the tests of the test-only dma-buf mmap with
 # test_dmabuf_mmap set at run time, checks the kernel log, unloads (which
 # must succeed), then repeats short rounds with test_dmabuf_mmap=1 given
 # at load time and with the legacy nodes.  Exits non-zero on any
@@ -29,7 +31,8 @@ fail() { say "FAIL: $*"; failures=$((failures + 1)); }
 
 [ "$(id -u)" -eq 0 ] || { say "must run as root"; exit 2; }
 for f in "$kdir/hlsim.ko" "$kdir/hlsim_import_test.ko" \
-	 "$here/hlsim_test" "$here/hlsim_fuzz" "$here/hlsim_stress"; do
+	 "$here/hlsim_test" "$here/hlsim_fuzz" "$here/hlsim_stress" \
+	 "$here/hlsim_bench"; do
 	[ -e "$f" ] || { say "missing $f (build it first)"; exit 2; }
 done
 
@@ -61,6 +64,7 @@ run() {
 	say "running $name"
 	out=$("$@" 2>&1)
 	rc=$?
+	last_out=$out
 	printf '%s\n' "$out"
 	[ $rc -eq 0 ] || fail "$name exited with $rc"
 	printf '%s\n' "$out" | tail -n 1 | grep -q '^[0-9]* passed, 0 failed$' ||
@@ -102,7 +106,8 @@ rmmod hlsim 2>/dev/null
 # (hbm_mb=65536: more than the VM's RAM; the limits must be 1..2^24)
 for bad in num_devices=0 num_devices=9 hbm_mb=0 hbm_mb=65536 \
 	   "num_devices=8 hbm_mb=1024" max_maps_per_ctx=0 \
-	   max_allocs_per_ctx=16777217 max_maps_per_alloc=0; do
+	   max_allocs_per_ctx=16777217 max_maps_per_alloc=0 \
+	   max_userptr_per_ctx=0 max_pinned_mb_per_ctx=16777217; do
 	if insmod "$kdir/hlsim.ko" $bad 2>/dev/null; then
 		fail "insmod hlsim.ko $bad succeeded"
 		rmmod hlsim
@@ -125,6 +130,13 @@ if load num_devices=2; then
 	[ "$(cat $mmap_param)" = N ] || fail "test_dmabuf_mmap is not off by default"
 	run hlsim_test "$here/hlsim_test"
 	run hlsim_fuzz "$here/hlsim_fuzz" -n "$fuzz_calls"
+	# at least 10,000 of them on the Gaudi2 copy uapi (USERPTR, CS, WAIT_CS)
+	n=$(printf '%s\n' "$last_out" | sed -n 's/.*; \([0-9]*\) USERPTR\/CS\/WAIT_CS.*/\1/p')
+	if [ "${n:-0}" -ge 10000 ]; then
+		say "hlsim_fuzz: $n USERPTR/CS/WAIT_CS calls"
+	else
+		fail "hlsim_fuzz made only ${n:-0} USERPTR/CS/WAIT_CS calls"
+	fi
 	# both devices at once: one fuzzer each, sharing the importer
 	"$here/hlsim_fuzz" -n 5000 -d 1 >"/tmp/hlsim_fuzz1.log" 2>&1 &
 	pid=$!
@@ -143,6 +155,14 @@ if load num_devices=2; then
 	fi
 	# 8 threads on both devices, then a process killed with live exports
 	run "hlsim_stress" "$here/hlsim_stress" -n "${STRESS_OPS:-100000}" -t 8
+	# figures, not a test: CS copy vs memcpy vs the private DMA-copy ioctl
+	say "running hlsim_bench"
+	if "$here/hlsim_bench" 16 "${BENCH_SECONDS:-0.5}" >/tmp/hlsim_bench.log 2>&1; then
+		sed 's/^/vm-suite: bench: /' /tmp/hlsim_bench.log
+	else
+		cat /tmp/hlsim_bench.log
+		fail "hlsim_bench failed"
+	fi
 	check_dmesg "after tests"
 	unload
 	kmemleak_check
@@ -154,9 +174,9 @@ if load num_devices=1 test_dmabuf_mmap=1; then
 fi
 
 if load num_devices=1 max_allocs_per_ctx=6 max_maps_per_ctx=8 \
-	max_maps_per_alloc=3; then
+	max_maps_per_alloc=3 max_userptr_per_ctx=5 max_pinned_mb_per_ctx=2; then
 	run "hlsim_test --limits" "$here/hlsim_test" --limits
-	run "hlsim_fuzz (bounds 6/8/3)" "$here/hlsim_fuzz" -n 3000
+	run "hlsim_fuzz (bounds 6/8/3, USERPTR 5/2 MiB)" "$here/hlsim_fuzz" -n 3000
 	unload
 fi
 

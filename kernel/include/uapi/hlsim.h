@@ -4,9 +4,15 @@
  * (<drm/habanalabs_accel.h>, optionally <misc/habanalabs.h>).
  *
  * This header only adds what the real driver does not have: a synchronous
- * DMA copy between host memory and device memory, so user space can move
- * data without CPU access to device memory.  Its ioctl number lies outside
- * the range the habanalabs driver uses (HL_IOCTL_INFO..HL_IOCTL_DEBUG).
+ * DMA copy between host memory and device memory.  Its ioctl number lies
+ * outside the range the habanalabs driver uses (HL_IOCTL_INFO..HL_IOCTL_DEBUG).
+ *
+ * PRODUCT CODE MUST NOT USE HLSIM_IOCTL_DMA_COPY: no real Gaudi has it.
+ * Copy as on a Gaudi2, with the habanalabs uapi that hlsim implements:
+ * HL_MEM_OP_MAP + HL_MEM_USERPTR for host memory, DRM_IOCTL_HL_CS with
+ * LIN_DMA packets in a USERPTR-mapped CB, DRM_IOCTL_HL_WAIT_CS (see
+ * kernel/README.md).  The private ioctl stays for the benchmark that
+ * compares the two paths (kernel/tests/hlsim_bench.c).
  *
  * The habanalabs ioctls answer as the driver does, errors included:
  * HL_MEM_OP_UNMAP of a mapping a live dma-buf was exported from, and
