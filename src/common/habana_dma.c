@@ -23,6 +23,26 @@
 #define HABANA_DMA_CACHE_ENTRIES  256
 #define HABANA_DMA_CACHE_BYTES    (256ul << 20)
 
+/* Engine calls this thread is inside (see habana_dma_thread_busy()) */
+static __thread unsigned habana_dma_depth;
+
+static void habana_dma_lock(habana_dma_t *dma)
+{
+    pthread_mutex_lock(&dma->lock);
+    ++habana_dma_depth;
+}
+
+static void habana_dma_unlock(habana_dma_t *dma)
+{
+    --habana_dma_depth;
+    pthread_mutex_unlock(&dma->lock);
+}
+
+int habana_dma_thread_busy(void)
+{
+    return habana_dma_depth > 0;
+}
+
 static const habana_dma_backend_t *const habana_dma_backends[] = {
     &habana_dma_backend_cs,
     &habana_dma_backend_synapse,
@@ -51,14 +71,15 @@ static uintptr_t habana_dma_page_up(uintptr_t addr)
     return (addr + page - 1) & ~(page - 1);
 }
 
+/* Out of the cache first: unmapping may re-enter (see habana_dma_open) */
 static void habana_dma_cache_drop(habana_dma_t *dma, unsigned i)
 {
-    habana_dma_host_map_t *map = &dma->maps[i];
+    habana_dma_host_map_t map = dma->maps[i];
 
-    dma->backend->unmap_host(dma, (void*)map->start, map->end - map->start,
-                             map->dev_addr);
-    dma->pinned -= map->end - map->start;
-    dma->maps[i] = dma->maps[--dma->count];
+    dma->maps[i]  = dma->maps[--dma->count];
+    dma->pinned  -= map.end - map.start;
+    dma->backend->unmap_host(dma, (void*)map.start, map.end - map.start,
+                             map.dev_addr);
 }
 
 static void habana_dma_cache_evict_lru(habana_dma_t *dma)
@@ -235,14 +256,14 @@ int habana_dma_copy(habana_dma_t *dma, void *dst, const void *src,
         return 0;
     }
 
-    pthread_mutex_lock(&dma->lock);
+    habana_dma_lock(dma);
     if (dir == HABANA_DMA_D2D) {
         ret = dma->backend->copy(dma, (uintptr_t)dst, (uintptr_t)src, length,
                                  dir);
     } else {
         ret = habana_dma_copy_host(dma, dst, src, length, dir);
     }
-    pthread_mutex_unlock(&dma->lock);
+    habana_dma_unlock(dma);
     return ret;
 }
 
@@ -252,14 +273,14 @@ void habana_dma_host_unmapped(habana_dma_t *dma, const void *addr,
     uintptr_t start = (uintptr_t)addr;
     unsigned i;
 
-    pthread_mutex_lock(&dma->lock);
+    habana_dma_lock(dma);
     for (i = dma->count; i-- > 0;) {
         if ((dma->maps[i].start < start + length) &&
             (start < dma->maps[i].end)) {
             habana_dma_cache_drop(dma, i);
         }
     }
-    pthread_mutex_unlock(&dma->lock);
+    habana_dma_unlock(dma);
 }
 
 static int habana_dma_open_backend(habana_dma_t *dma,
@@ -288,6 +309,7 @@ int habana_dma_open(const habana_dma_params_t *params, habana_dma_t **dma_p,
                     char *why, size_t max)
 {
     const habana_dma_backend_t *const *backend;
+    pthread_mutexattr_t attr;
     size_t used = 0;
     habana_dma_t *dma;
     int ret = -ENODEV;
@@ -303,7 +325,12 @@ int habana_dma_open(const habana_dma_params_t *params, habana_dma_t **dma_p,
         snprintf(dma->pci_bus, sizeof(dma->pci_bus), "%s", params->pci_bus);
         dma->params.pci_bus = dma->pci_bus;
     }
-    pthread_mutex_init(&dma->lock, NULL);
+    /* Recursive: a driver call may free host memory, and the caller's
+     * VM_UNMAPPED handler then calls habana_dma_host_unmapped() */
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&dma->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     dma->maps = calloc(HABANA_DMA_CACHE_ENTRIES, sizeof(*dma->maps));
     if ((dma->maps == NULL) ||
         (posix_memalign(&dma->bounce, sysconf(_SC_PAGESIZE),
@@ -349,12 +376,12 @@ err:
 
 void habana_dma_close(habana_dma_t *dma)
 {
-    pthread_mutex_lock(&dma->lock);
+    habana_dma_lock(dma);
     habana_dma_cache_flush(dma);
     dma->backend->unmap_host(dma, dma->bounce, HABANA_DMA_BOUNCE_SIZE,
                              dma->bounce_dev);
     dma->backend->close(dma);
-    pthread_mutex_unlock(&dma->lock);
+    habana_dma_unlock(dma);
     pthread_mutex_destroy(&dma->lock);
     free(dma->bounce);
     free(dma->maps);

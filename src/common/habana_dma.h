@@ -74,6 +74,14 @@ int habana_dma_copy(habana_dma_t *dma, void *dst, const void *src,
 void habana_dma_host_unmapped(habana_dma_t *dma, const void *addr,
                               size_t length);
 
+/*
+ * Is this thread inside a call of an engine?  Host memory unmapped then was
+ * freed by the driver or the runtime library (a test double, SynapseAI),
+ * never memory an engine maps: a VM_UNMAPPED handler may skip it, and must
+ * not take locks an engine call could be waiting for.
+ */
+int habana_dma_thread_busy(void);
+
 const char *habana_dma_backend_name(const habana_dma_t *dma);
 
 /* The last failure of this engine, for the caller's log */

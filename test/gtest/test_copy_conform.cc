@@ -19,6 +19,7 @@ extern "C" {
 #include <ucs/debug/log_def.h>
 
 #include <cerrno>
+#include <sys/mman.h>
 #include <cstdarg>
 #include <cstdio>
 #include <string>
@@ -370,4 +371,47 @@ TEST_F(habana_md_copy_conform, dma_failures_are_reported_and_bounded)
         EXPECT_TRUE(out == in) << "after " << fault.knob;
     }
     double_set("HL_DOUBLE_CS_TIMEOUT_MS", 30000);
+}
+
+/*
+ * The engine keeps host pages it mapped for the device (pinned) for the
+ * next copy from the same buffer.  Host memory unmapped and mapped again at
+ * the same address has other pages: the copy must move the new contents,
+ * not the pinned old pages (UCM's VM_UNMAPPED drops the mapping).  hlsim
+ * pins; the hl_double reads the process's memory, so only hlsim can fail.
+ */
+TEST_F(habana_md_copy_conform, remapped_host_memory_is_copied_fresh)
+{
+    const size_t len = 512 * 1024; /* above the bounce threshold */
+    std::vector<char> out(len, 0);
+
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    char *dev  = (char*)dev_alloc(len);
+    char *host = (char*)mmap(NULL, len, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(MAP_FAILED, (void*)host);
+
+    for (char fill : {'A', 'B'}) {
+        if (fill == 'B') {
+            ASSERT_EQ(0, munmap(host, len));
+            ASSERT_EQ((void*)host,
+                      mmap(host, len, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        }
+        memset(host, fill, len);
+        counted_comp put_comp, get_comp;
+        ucs_status_t status = put(dev, host, len, &put_comp);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
+        ASSERT_TRUE(progress_until([&]() {
+            return (status == UCS_OK) || (put_comp.calls == 1);
+        }));
+        status = get(out.data(), dev, len, &get_comp);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
+        ASSERT_TRUE(progress_until([&]() {
+            return (status == UCS_OK) || (get_comp.calls == 1);
+        }));
+        EXPECT_EQ(std::vector<char>(len, fill), out)
+                << "copied the old pages of a remapped buffer";
+    }
+    munmap(host, len);
 }

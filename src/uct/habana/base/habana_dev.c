@@ -276,6 +276,10 @@ static void uct_habana_dev_vm_unmapped(ucm_event_type_t type,
 {
     uct_habana_dev_ctx_t *ctx;
 
+    if (habana_dma_thread_busy()) {
+        return; /* freed inside a driver call, see habana_dma.h */
+    }
+
     pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
     for (ctx = uct_habana_dev_ctxs.ctx;
          ctx < uct_habana_dev_ctxs.ctx +
