@@ -11,9 +11,15 @@
 #                                when it is not built)
 #   contrib/ucx-ib.sh plugin     configure and build the plugin against it
 #                                in build-ib/ (after ensure)
+#   contrib/ucx-ib.sh -r 1.22 CMD   the same for another release of the
+#                                test matrix (../shared/ucx): 1.23 (the
+#                                default, the development snapshot, plugin
+#                                in build-ib/) or 1.22 (1.22.0, plugin in
+#                                build-1.22/)
 #
 # The prefix is /opt/ucx-ib/<first 16 hex digits of the tarball's sha256>
 # in the root; a stamp written after "make install" marks it complete.
+# One UCX build at a time (a lock in the root): the machine is small.
 # Without ../shared/ucx (or $UCX_HABANA_UCX_SRC), "ensure" says so in one
 # line and succeeds: callers skip what needs this UCX.
 #
@@ -21,9 +27,20 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=${UCX_HABANA_UCX_SRC:-$top/../shared/ucx}
-tarball=ucx-1.23.0-9466d104a3.tar.xz
-scratch=/var/tmp/ucx-ib-build
-builddir=build-ib
+release=1.23
+if [ "${1:-}" = -r ]; then
+	release=${2:-}
+	shift 2 || true
+fi
+case "$release" in
+1.23) tarball=ucx-1.23.0-9466d104a3.tar.xz builddir=build-ib ;;
+1.22) tarball=ucx-1.22.0.tar.xz builddir=build-1.22 ;;
+*)
+	echo "$0: unknown release '$release' (1.22 or 1.23)" >&2
+	exit 2
+	;;
+esac
+scratch=/var/tmp/ucx-ib-build-$release
 stamp=.ucx-ib-stamp
 
 log() { printf 'ucx-ib: %s\n' "$*" >&2; }
@@ -87,7 +104,8 @@ build_ucx() {
 ensure() {
 	local prefix lock
 	if ! have_src; then
-		log "$src not found: tests with an IB-capable UCX are skipped"
+		log "$src/$tarball not found: tests with UCX $release from" \
+		    "../shared/ucx are skipped"
 		return 0
 	fi
 	prefix=$(prefix_of)
@@ -129,7 +147,7 @@ ensure) ensure ;;
 prefix) prefix ;;
 plugin) plugin ;;
 *)
-	echo "usage: $0 {ensure|prefix|plugin}" >&2
+	echo "usage: $0 [-r 1.22|1.23] {ensure|prefix|plugin}" >&2
 	exit 2
 	;;
 esac
