@@ -105,7 +105,7 @@ static void read_config(void)
 					     4095);
 	hld_cfg.unmap_errno = (int)env_long("HL_DOUBLE_UNMAP_ERRNO", 0, 0,
 					    4095);
-	hld_cfg.shared_va = (int)env_long("HL_DOUBLE_SHARED_VA", 0, 0, 1);
+	hld_cfg.shared_va = (int)env_long("HL_DOUBLE_SHARED_VA", 1, 0, 1);
 	hld_cfg.cs_disable = (int)env_long("HL_DOUBLE_CS_DISABLE", 0, 0,
 					   1L << 30);
 	hld_cfg.cs_hang = (int)env_long("HL_DOUBLE_CS_HANG", 0, 0, 1L << 30);

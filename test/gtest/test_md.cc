@@ -315,7 +315,10 @@ TEST_F(habana_md_dev, second_device_exports_from_its_own_context)
         GTEST_SKIP() << "needs two devices";
     }
 
-    ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1)) << strerror(errno);
+    /* each device maps from the same base: away from device 0's buffer */
+    void *hint = (void*)(0x1001000000000000ull + (1ull << 30));
+    ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1, hint))
+            << strerror(errno);
     tracker_double_enable(true);
     tracker_double_add(m_buf);
     tracker_double_add(buf1);

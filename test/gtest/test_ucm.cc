@@ -295,7 +295,7 @@ static void count_alloc_event(ucm_event_type_t type, ucm_event_t *event,
 /*
  * Issue 15 item 4: each device's context has a VA space of its own, so two
  * devices of one process map the same VAs (hlsim and habanalabs always;
- * hl_double with HL_DOUBLE_SHARED_VA).  While both live, the address is
+ * hl_double by default).  While both live, the address is
  * ambiguous: no dma-buf of either (it could be the wrong device's memory).
  * After one is freed, the other is reported to UCX again and is the
  * answer.
@@ -308,10 +308,6 @@ TEST_F(habana_ucm, same_va_on_two_devices)
     if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
         GTEST_SKIP() << "needs two devices";
     }
-    if (have_double()) {
-        ASSERT_EQ(0, double_set("HL_DOUBLE_SHARED_VA", 1));
-    }
-
     void *hint = (void*)(0x1001000000000000ull + (1ull << 30));
     ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf0, hint));
     ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1, hint));
@@ -343,7 +339,4 @@ TEST_F(habana_ucm, same_va_on_two_devices)
         close(a.dmabuf_fd);
     }
     EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
-    if (have_double()) {
-        double_set("HL_DOUBLE_SHARED_VA", 0);
-    }
 }
