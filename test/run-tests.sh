@@ -135,6 +135,12 @@ done
 # the copy thread: below 4 CPUs it is off by default, so force it once
 check "gtest UCP UCX_TLS=sm,habana, every zcopy on the copy thread" \
 	gtest_ucp accel sm,habana UCX_HABANA_COPY_ASYNC_THRESH=0
+# the SynapseAI DMA backend (Gaudi3), against its test double
+check "gtest staging through the synapse backend (test double of libSynapse.so)" \
+	env LD_LIBRARY_PATH="$builddir/test/double/synapse/.libs" \
+	HABANA_TEST_SYNAPSE_DOUBLE=1 \
+	LD_PRELOAD="$double" UCX_PLUGIN_PATH="$uct_only_dir" "$gtest" \
+	--gtest_brief=1 --gtest_filter='*copies_through_the_synapse_backend'
 check "gtest perftest allocator, both ucs_async_context_t layouts" \
 	with_double "$gtest" --gtest_brief=1 --gtest_filter='habana_perftest*'
 check "ucx_info -d lists the habana MD and device" ucx_info_lists_md

@@ -19,6 +19,7 @@ extern "C" {
 #include <ucs/debug/log_def.h>
 
 #include <cerrno>
+#include <dlfcn.h>
 #include <sys/mman.h>
 #include <cstdarg>
 #include <cstdio>
@@ -414,4 +415,126 @@ TEST_F(habana_md_copy_conform, remapped_host_memory_is_copied_fresh)
                 << "copied the old pages of a remapped buffer";
     }
     munmap(host, len);
+}
+
+/*
+ * UCX_HABANA_DMA_BACKEND=synapse (Gaudi3): staged copies through SynapseAI,
+ * here its test double test/double/synapse (LD_LIBRARY_PATH); with a real
+ * libSynapse.so this test is skipped.  Small copies go through the bounce
+ * buffer, large ones map the caller's memory with synHostMap; everything
+ * is unmapped when the engine closes with the memory domain.
+ */
+TEST_F(habana_md_copy_conform, copies_through_the_synapse_backend)
+{
+    void *lib = dlopen("libSynapse.so", RTLD_NOW | RTLD_LOCAL);
+    auto copies = (lib != NULL) ? (unsigned long (*)(void))dlsym(
+                                          lib, "synapse_double_copies") :
+                                  NULL;
+    auto maps   = (lib != NULL) ? (unsigned (*)(void))dlsym(
+                                          lib, "synapse_double_host_maps") :
+                                  NULL;
+
+    if ((copies == NULL) || (maps == NULL)) {
+        if (lib != NULL) {
+            dlclose(lib);
+        }
+        /* the suite's runner sets this where it provides the double */
+        ASSERT_EQ(0, env_int("HABANA_TEST_SYNAPSE_DOUBLE", 0))
+                << "test/double/synapse is not loadable";
+        GTEST_SKIP() << "needs test/double/synapse on LD_LIBRARY_PATH";
+    }
+
+    close_md();
+    setenv("UCX_HABANA_DMA_BACKEND", "synapse", 1);
+    open_md("try");
+    unsetenv("UCX_HABANA_DMA_BACKEND");
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+
+    unsigned long before = copies();
+    for (size_t len : {(size_t)4096, (size_t)(512 * 1024)}) {
+        char *dev = (char*)dev_alloc(len);
+        std::vector<char> in = pattern(len, 9), out(len, 0);
+        counted_comp put_comp, get_comp;
+        ucs_status_t status = put(dev, in.data(), len, &put_comp);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
+        ASSERT_TRUE(progress_until([&]() {
+            return (status == UCS_OK) || (put_comp.calls == 1);
+        }));
+        status = get(out.data(), dev, len, &get_comp);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
+        ASSERT_TRUE(progress_until([&]() {
+            return (status == UCS_OK) || (get_comp.calls == 1);
+        }));
+        EXPECT_TRUE(in == out) << len << " bytes";
+    }
+    EXPECT_EQ(before + 4, copies()) << "not copied by the synapse backend";
+    EXPECT_LT(0u, maps()) << "no bounce buffer or cached host mapping";
+
+    close_iface();
+    for (dev_buffer &buf : m_bufs) {
+        dev_buffer_free(&buf);
+    }
+    m_bufs.clear();
+    close_md();
+    EXPECT_EQ(0u, maps()) << "host memory left mapped at close";
+    dlclose(lib);
+}
+
+static std::vector<std::string> logged_error_lines;
+
+static ucs_log_func_rc_t
+collect_errors(const char *file, unsigned line, const char *function,
+               ucs_log_level_t level, const ucs_log_component_config_t *comp,
+               const char *format, va_list ap)
+{
+    if (level == UCS_LOG_LEVEL_ERROR) {
+        char buf[1024];
+        va_list copy;
+        va_copy(copy, ap);
+        vsnprintf(buf, sizeof(buf), format, copy);
+        va_end(copy);
+        logged_error_lines.push_back(buf);
+        return UCS_LOG_FUNC_RC_STOP; /* expected: not printed */
+    }
+    return UCS_LOG_FUNC_RC_CONTINUE;
+}
+
+/*
+ * Neither backend can copy (the device refuses CSs, as a Gaudi3 would, and
+ * there is no SynapseAI): each staged copy fails, soon, and one error line
+ * says what each backend lacks.
+ */
+TEST_F(habana_md_copy_conform, no_dma_backend_is_one_clear_error)
+{
+    void *lib = dlopen("libSynapse.so", RTLD_NOW | RTLD_LOCAL);
+
+    if (lib != NULL) {
+        dlclose(lib);
+        GTEST_SKIP() << "a libSynapse.so is loadable here";
+    }
+    if (!have_double()) {
+        GTEST_SKIP() << "needs the hl_double device (fault injection)";
+    }
+
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    char *dev = (char*)dev_alloc(CHUNK);
+    std::vector<char> in = pattern(4096, 5);
+    ASSERT_EQ(0, double_set("HL_DOUBLE_CS_DISABLE", 1000));
+    logged_error_lines.clear();
+    ucs_log_push_handler(collect_errors);
+    ucs_status_t first  = uct_ep_put_short(m_ep, in.data(), in.size(),
+                                           (uintptr_t)dev, UCT_INVALID_RKEY);
+    ucs_status_t second = uct_ep_put_short(m_ep, in.data(), in.size(),
+                                           (uintptr_t)dev, UCT_INVALID_RKEY);
+    ucs_log_pop_handler();
+    double_set("HL_DOUBLE_CS_DISABLE", 0);
+
+    EXPECT_EQ(UCS_ERR_UNSUPPORTED, first);
+    EXPECT_EQ(UCS_ERR_UNSUPPORTED, second);
+    ASSERT_EQ(1u, logged_error_lines.size());
+    const std::string &line = logged_error_lines.front();
+    EXPECT_NE(std::string::npos, line.find("cs: ")) << line;
+    EXPECT_NE(std::string::npos, line.find("synapse: ")) << line;
+    EXPECT_NE(std::string::npos, line.find("zero copy is unaffected"))
+            << line;
 }
