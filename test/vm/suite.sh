@@ -55,7 +55,7 @@ demo_on_hlsim() {
 # what does not need the double's fault knobs
 gtest_on_hlsim() {
 	devroot env $plugin_env ./test/gtest/gtest_habana --gtest_brief=1 \
-		--gtest_filter='habana_ucm*:hlmem*:habana_md_dev.detects*:habana_md_dev.host_pointer*:-hlmem_untracked*' &&
+		--gtest_filter='habana_ucm*:hlmem*:habana_md_dev.detects*:habana_md_dev.host_pointer*:habana_md_copy_conform.remapped_host_memory*:-hlmem_untracked*' &&
 	devroot env $plugin_env ./test/gtest/gtest_habana --gtest_brief=1 \
 		--gtest_filter='hlmem_untracked*'
 }
@@ -154,8 +154,12 @@ zcopy_nic_double_on_rxe() {
 	return $rc
 }
 
-# figures, side by side: DMA copy vs memcpy, exports per second
-driver_figures() { "$top/kernel/tests/hlsim_bench" 64 1; }
+# figures, side by side: DMA copy vs memcpy, exports per second; the
+# plugin's DMA engine (CS path) vs hlsim's private copy ioctl vs memcpy
+driver_figures() {
+	"$top/kernel/tests/hlsim_bench" 64 1 &&
+	devroot ./contrib/bench/dma_bench /dev/accel/accel0 0.2
+}
 
 unload_hlsim_clean_log() {
 	rmmod hlsim || return 1
@@ -173,7 +177,8 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 	check "habana_zcopy_check on soft RoCE" zcopy_check_on_rxe
 	check "NIC test double on soft RoCE: zero copy and RDMA by device VA" \
 		zcopy_nic_double_on_rxe
-	check "hlsim figures (copy vs memcpy, exports/s)" driver_figures
+	check "hlsim figures (copy vs memcpy, exports/s, DMA engine vs ioctl)" \
+		driver_figures
 	check "MPI on two nodes (namespaces, veth, accel0/accel1)" \
 		"$top/test/vm/mpi-two-node.sh"
 	if ucx_ib=$("$top/contrib/ucx-ib.sh" prefix 2>/dev/null); then
