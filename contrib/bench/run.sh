@@ -16,9 +16,9 @@
 # (default 2; set it in the dev root: devroot.sh run env BENCH_REPEAT=3 ...).
 #
 # Server and client are two ucx_perftest processes on loopback, with
-# UCX_TLS=<tl>,habana.  Counting: contrib/bench/hl_count.c is preloaded
-# before the double; it sums the hlsim DMA-copy bytes by direction and
-# reads the double's hl_double_export_count() at exit.
+# UCX_TLS=<tl>,habana.  Counting: the plugin's own counters
+# (UCX_HABANA_SUMMARY=y prints them when each process closes its memory
+# domain): dma-buf exports and staged bytes by direction.
 #
 set -euo pipefail
 
@@ -39,9 +39,6 @@ done
 
 work=$(mktemp -d /tmp/ucx-habana-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-counter=$work/hl_count.so
-gcc -std=gnu11 -O2 -Wall -Wextra -shared -fPIC -I"$top" \
-	-o "$counter" "$top/contrib/bench/hl_count.c" -ldl
 
 # Ports for the runs; a file, as runs happen in command substitutions
 echo $((20000 + $$ % 20000)) >"$work/port"
@@ -59,18 +56,21 @@ perftest() {
 	shift 3
 	for attempt in 1 2 3; do
 		port=$(next_port)
-		env LD_PRELOAD="$counter:$double" UCX_PLUGIN_PATH="$plugins" \
+		env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$plugins" \
 			LD_LIBRARY_PATH="$plugins" UCX_TLS="$tls" \
-			HL_COUNT_OUT="$count" \
+			UCX_HABANA_SUMMARY=y \
 			ucx_perftest -p "$port" >"$work/server.log" 2>&1 &
 		local server=$!
 		sleep 0.3
-		if out=$(env LD_PRELOAD="$counter:$double" \
+		if out=$(env LD_PRELOAD="$double" \
 				UCX_PLUGIN_PATH="$plugins" LD_LIBRARY_PATH="$plugins" \
-				UCX_TLS="$tls" HL_COUNT_OUT="$count" \
+				UCX_TLS="$tls" UCX_HABANA_SUMMARY=y \
 				timeout 120 ucx_perftest localhost -p "$port" \
 				-m "$mem,$mem" -f "$@" 2>"$work/client.log"); then
 			wait "$server" || true
+			# the plugin's own counters, one line per process
+			sed -n 's/^habana: summary pid [0-9]*: //p' \
+				"$work/server.log" "$work/client.log" >>"$count"
 			awk 'NF == 8 && $1 ~ /^[0-9]+$/ { line = $0 } END { print line }' \
 				<<<"$out"
 			return 0
@@ -165,7 +165,8 @@ for tl in tcp sm; do
 		>/dev/null
 	read -r exports h2d d2h d2d < <(awk '
 		{ for (i = 1; i <= NF; ++i) { split($i, kv, "="); v[kv[1]] += kv[2] } }
-		END { print v["exports"] + 0, v["h2d"] + 0, v["d2h"] + 0, v["d2d"] + 0 }' \
+		END { print v["exports"] + 0, v["staged_h2d_bytes"] + 0,
+		      v["staged_d2h_bytes"] + 0, v["d2d_bytes"] + 0 }' \
 		"$count")
 	per_buffer=$(awk -v e="$exports" 'BEGIN { printf "%.2f", e / 4 }')
 	payload=$((65536 * 10010))

@@ -56,19 +56,22 @@ struct conform_pending {
 extern "C" int uct_iface_is_reachable_v2(
         uct_iface_h iface, const uct_iface_is_reachable_params_t *params);
 
-/* The trace_data lines logged while one is alive */
-class trace_data_capture {
+/* The lines of one log level logged while one is alive (not printed) */
+class log_capture {
 public:
-    trace_data_capture()
+    explicit log_capture(ucs_log_level_t captured = UCS_LOG_LEVEL_TRACE_DATA)
     {
         s_lines.clear();
-        m_level = ucs_global_opts.log_component.log_level;
-        s_level = m_level;
+        s_captured = captured;
+        m_level    = ucs_global_opts.log_component.log_level;
+        s_level    = m_level;
         ucs_log_push_handler(handler);
-        ucs_global_opts.log_component.log_level = UCS_LOG_LEVEL_TRACE_DATA;
+        if (captured > m_level) {
+            ucs_global_opts.log_component.log_level = captured;
+        }
     }
 
-    ~trace_data_capture()
+    ~log_capture()
     {
         ucs_global_opts.log_component.log_level = m_level;
         ucs_log_pop_handler();
@@ -83,6 +86,11 @@ public:
         }
         s_lines.clear();
         return count;
+    }
+
+    const std::vector<std::string> &lines() const
+    {
+        return s_lines;
     }
 
     std::string all() const
@@ -100,13 +108,14 @@ private:
             ucs_log_level_t level, const ucs_log_component_config_t *comp,
             const char *format, va_list ap)
     {
-        if (level == UCS_LOG_LEVEL_TRACE_DATA) {
-            char buf[512];
+        if (level == s_captured) {
+            char buf[1024];
             va_list copy;
             va_copy(copy, ap);
             vsnprintf(buf, sizeof(buf), format, copy);
             va_end(copy);
             s_lines.push_back(buf);
+            return UCS_LOG_FUNC_RC_STOP;
         }
         return (level <= s_level) ? UCS_LOG_FUNC_RC_CONTINUE :
                                     UCS_LOG_FUNC_RC_STOP;
@@ -114,11 +123,13 @@ private:
 
     ucs_log_level_t                 m_level;
     static ucs_log_level_t          s_level;
+    static ucs_log_level_t          s_captured;
     static std::vector<std::string> s_lines;
 };
 
-ucs_log_level_t trace_data_capture::s_level;
-std::vector<std::string> trace_data_capture::s_lines;
+ucs_log_level_t log_capture::s_level;
+ucs_log_level_t log_capture::s_captured;
+std::vector<std::string> log_capture::s_lines;
 
 } // namespace
 
@@ -283,7 +294,7 @@ TEST_F(habana_md_copy_conform, trace_data_per_put_get)
     uct_iov_t iov = {};
     iov.count     = 1;
 
-    trace_data_capture capture;
+    log_capture capture;
     if (!ucs_log_is_enabled(UCS_LOG_LEVEL_TRACE_DATA)) {
         GTEST_SKIP() << "built without trace_data logging";
     }
@@ -480,25 +491,6 @@ TEST_F(habana_md_copy_conform, copies_through_the_synapse_backend)
     dlclose(lib);
 }
 
-static std::vector<std::string> logged_error_lines;
-
-static ucs_log_func_rc_t
-collect_errors(const char *file, unsigned line, const char *function,
-               ucs_log_level_t level, const ucs_log_component_config_t *comp,
-               const char *format, va_list ap)
-{
-    if (level == UCS_LOG_LEVEL_ERROR) {
-        char buf[1024];
-        va_list copy;
-        va_copy(copy, ap);
-        vsnprintf(buf, sizeof(buf), format, copy);
-        va_end(copy);
-        logged_error_lines.push_back(buf);
-        return UCS_LOG_FUNC_RC_STOP; /* expected: not printed */
-    }
-    return UCS_LOG_FUNC_RC_CONTINUE;
-}
-
 /*
  * Neither backend can copy (the device refuses CSs, as a Gaudi3 would, and
  * there is no SynapseAI): each staged copy fails, soon, and one error line
@@ -520,19 +512,22 @@ TEST_F(habana_md_copy_conform, no_dma_backend_is_one_clear_error)
     char *dev = (char*)dev_alloc(CHUNK);
     std::vector<char> in = pattern(4096, 5);
     ASSERT_EQ(0, double_set("HL_DOUBLE_CS_DISABLE", 1000));
-    logged_error_lines.clear();
-    ucs_log_push_handler(collect_errors);
-    ucs_status_t first  = uct_ep_put_short(m_ep, in.data(), in.size(),
-                                           (uintptr_t)dev, UCT_INVALID_RKEY);
-    ucs_status_t second = uct_ep_put_short(m_ep, in.data(), in.size(),
-                                           (uintptr_t)dev, UCT_INVALID_RKEY);
-    ucs_log_pop_handler();
+    std::vector<std::string> errors;
+    ucs_status_t first, second;
+    {
+        log_capture capture(UCS_LOG_LEVEL_ERROR);
+        first  = uct_ep_put_short(m_ep, in.data(), in.size(), (uintptr_t)dev,
+                                  UCT_INVALID_RKEY);
+        second = uct_ep_put_short(m_ep, in.data(), in.size(), (uintptr_t)dev,
+                                  UCT_INVALID_RKEY);
+        errors = capture.lines();
+    }
     double_set("HL_DOUBLE_CS_DISABLE", 0);
 
     EXPECT_EQ(UCS_ERR_UNSUPPORTED, first);
     EXPECT_EQ(UCS_ERR_UNSUPPORTED, second);
-    ASSERT_EQ(1u, logged_error_lines.size());
-    const std::string &line = logged_error_lines.front();
+    ASSERT_EQ(1u, errors.size());
+    const std::string &line = errors.front();
     EXPECT_NE(std::string::npos, line.find("cs: ")) << line;
     EXPECT_NE(std::string::npos, line.find("synapse: ")) << line;
     EXPECT_NE(std::string::npos, line.find("zero copy is unaffected"))

@@ -34,6 +34,21 @@ static uct_md_mem_attr_t mem_query(uct_md_h md, const void *addr, size_t len,
     return attr;
 }
 
+/* Device memory whose device is unknown: no system device, no dma-buf,
+ * and no export attempted */
+static void expect_device_memory_of_no_device(uct_md_h md, void *addr)
+{
+    unsigned long before = double_export_count();
+    ucs_status_t status;
+
+    uct_md_mem_attr_t a = mem_query(md, addr, PAGE, &status);
+    EXPECT_EQ(UCS_OK, status);
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
+    EXPECT_EQ(UCS_SYS_DEVICE_ID_UNKNOWN, a.sys_dev);
+    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
+    EXPECT_EQ(before, double_export_count());
+}
+
 static ino_t fd_inode(int fd)
 {
     struct stat st;
@@ -267,7 +282,6 @@ static ucs_log_func_rc_t count_errors(const char *file, unsigned line,
 TEST_F(habana_md_errors, device_address_without_an_open_device)
 {
     uct_allocated_memory_t mem;
-    ucs_status_t status;
 
     close(m_buf.fd);
     m_buf.fd = -1;
@@ -275,20 +289,13 @@ TEST_F(habana_md_errors, device_address_without_an_open_device)
     ASSERT_EQ(0, double_set("HL_DOUBLE_BUSY", 1));
     close_md();
     open_md("yes");
-    unsigned long before = double_export_count();
-    logged_errors        = 0;
+    logged_errors = 0;
     ucs_log_push_handler(count_errors);
-    uct_md_mem_attr_t a = mem_query(m_md, (void*)0x1001000000000000ull,
-                                    PAGE, &status);
-    mem_query(m_md, (void*)0x1001000000000000ull, PAGE, &status);
+    expect_device_memory_of_no_device(m_md, (void*)0x1001000000000000ull);
+    expect_device_memory_of_no_device(m_md, (void*)0x1001000000000000ull);
     EXPECT_NE(UCS_OK, md_alloc(m_md, PAGE, &mem));
     ucs_log_pop_handler();
     double_set("HL_DOUBLE_BUSY", 0);
-    EXPECT_EQ(UCS_OK, status);
-    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
-    EXPECT_EQ(UCS_SYS_DEVICE_ID_UNKNOWN, a.sys_dev);
-    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
-    EXPECT_EQ(before, double_export_count());
     EXPECT_LE(2, logged_errors.load()) << "the query and the allocation";
 }
 
@@ -376,20 +383,13 @@ TEST_F(habana_md_dev, untracked_pointer_belongs_to_the_device_held)
 TEST_F(habana_md_dev, untracked_pointer_with_two_devices_held_is_refused)
 {
     dev_buffer buf1 = {};
-    ucs_status_t status;
 
     if (env_int("HL_DOUBLE_DEVICES", 1) < 2) {
         GTEST_SKIP() << "needs two devices";
     }
 
     ASSERT_TRUE(dev_buffer_alloc(1, 2 * PAGE, &buf1)) << strerror(errno);
-    unsigned long before = double_export_count();
-    uct_md_mem_attr_t a = mem_query(m_md, buf1.va, PAGE, &status);
-    EXPECT_EQ(UCS_OK, status);
-    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, a.mem_type);
-    EXPECT_EQ(UCS_SYS_DEVICE_ID_UNKNOWN, a.sys_dev);
-    EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
-    EXPECT_EQ(before, double_export_count());
+    expect_device_memory_of_no_device(m_md, buf1.va);
     EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
 }
 
