@@ -3,7 +3,9 @@
 # README command 1:  ./contrib/quickstart.sh
 #   installs what the host needs, creates the cached development root (a
 #   Debian sid tree with UCX 1.23), builds the plugin and runs the main job:
-#   habana_demo on the embedded default device (the hl_double test double).
+#   two MPI ranks exchanging device buffers on the embedded default device
+#   (the hl_double test double): an OSU-style table, D<->D beside H<->H,
+#   and the path the bytes took (contrib/main-job.sh).
 # README command 2:  ./contrib/quickstart.sh check
 #   the same build, then every test: make check (the host suite, on the
 #   hl_double device; again against a UCX with IB, see contrib/ucx-ib.sh),
@@ -49,15 +51,13 @@ build_kernel() {
 }
 
 main_job() {
-	log "main job: habana_demo on the hl_double device"
+	log "main job: 2 MPI ranks, device buffers, on the hl_double device"
 	devroot sh -ec "
 		cd $build
-		ucx_info -v | head -1
 		LD_PRELOAD=\$PWD/test/double/.libs/libhl_double.so \
 		UCX_PLUGIN_PATH=\$PWD/.libs \
 			ucx_info -d | sed -n '/Memory domain: habana/,/Transport: habana/p'
-		LD_PRELOAD=\$PWD/test/double/.libs/libhl_double.so \
-		UCX_PLUGIN_PATH=\$PWD/.libs ./test/apps/habana_demo"
+		../contrib/main-job.sh ."
 }
 
 # "N passed, N failed" of a suite's output, added to the totals
