@@ -33,6 +33,7 @@ packages=(
 	googletest libgtest-dev
 	linux-headers-amd64 kmod iproute2 procps
 	python3 perl file xz-utils ca-certificates
+	debhelper dh-dkms dkms dpkg-dev fakeroot lintian
 )
 
 log() { printf 'devroot: %s\n' "$*" >&2; }
