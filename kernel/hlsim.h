@@ -106,6 +106,8 @@ struct hlsim_cs;
  * @pending: CS of sequence number s in slot s % HLSIM_MAX_PENDING_CS
  *           (a reference is held)
  * @wq: ordered workqueue executing the CSs of the context
+ * @exec_lock: held while a CS executes, on @wq or in the submitting thread
+ * @queued: CSs queued on @wq whose execution has not ended
  * @closing: the context is being destroyed: running CSs stop copying
  */
 struct hlsim_cs_ctx {
@@ -113,6 +115,8 @@ struct hlsim_cs_ctx {
 	u64 next_seq;
 	struct hlsim_cs *pending[HLSIM_MAX_PENDING_CS];
 	struct workqueue_struct *wq;
+	struct mutex exec_lock;	/* one CS of the context executes at a time */
+	atomic_t queued;
 	bool closing;
 };
 

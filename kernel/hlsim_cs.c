@@ -37,6 +37,9 @@
 #define HLSIM_MAX_CB_SIZE	(SZ_2M - 32)
 /* LIN_DMA packets in one CS: bounds the memory a submission takes */
 #define HLSIM_MAX_CS_DMA_PKTS	65536
+/* Chunks and LIN_DMA packets held without an allocation (small CSs) */
+#define HLSIM_CS_STACK_CHUNKS	2
+#define HLSIM_CS_SMALL_OPS	2
 
 /* Gaudi2 packets (include/gaudi2/gaudi2_packets.h) */
 #define HLSIM_PKT_OPCODE	GENMASK(28, 24)
@@ -85,6 +88,11 @@ module_param(fault_cs_abort, uint, 0644);
 MODULE_PARM_DESC(fault_cs_abort,
 		 "TEST: the next N CSs complete aborted");
 
+static unsigned int cs_inline_mb = 16;
+module_param(cs_inline_mb, uint, 0644);
+MODULE_PARM_DESC(cs_inline_mb,
+		 "A CS moving at most this many MiB runs in the submitting thread when its context is idle (0: never; default 16)");
+
 static unsigned int cs_timeout_ms = 30000;
 module_param(cs_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(cs_timeout_ms,
@@ -121,6 +129,8 @@ struct hlsim_dma_op {
  * @ops: translated LIN_DMA packets
  * @nr_ops: entries used in @ops
  * @max_ops: entries allocated in @ops
+ * @bytes: bytes the LIN_DMA packets copy or set
+ * @small_ops: @ops of a CS with at most HLSIM_CS_SMALL_OPS packets
  */
 struct hlsim_cs {
 	struct kref ref;
@@ -136,6 +146,8 @@ struct hlsim_cs {
 	struct hlsim_dma_op *ops;
 	unsigned int nr_ops;
 	unsigned int max_ops;
+	u64 bytes;
+	struct hlsim_dma_op small_ops[HLSIM_CS_SMALL_OPS];
 };
 
 #define hlsim_cs_dbg(ctx, fmt, ...) \
@@ -167,6 +179,13 @@ static bool hlsim_queue_enabled(u32 q)
 /* CS objects                                                           */
 /* ------------------------------------------------------------------ */
 
+static void hlsim_cs_free_ops(struct hlsim_cs *cs)
+{
+	if (cs->ops != cs->small_ops)
+		kvfree(cs->ops);
+	cs->ops = NULL;
+}
+
 static void hlsim_cs_release_ops(struct hlsim_cs *cs)
 {
 	unsigned int i;
@@ -176,8 +195,7 @@ static void hlsim_cs_release_ops(struct hlsim_cs *cs)
 		if (cs->ops[i].src_map)
 			hlsim_map_put(cs->ops[i].src_map);
 	}
-	kvfree(cs->ops);
-	cs->ops = NULL;
+	hlsim_cs_free_ops(cs);
 	cs->nr_ops = 0;
 }
 
@@ -186,7 +204,7 @@ static void hlsim_cs_free(struct kref *ref)
 	struct hlsim_cs *cs = container_of(ref, struct hlsim_cs, ref);
 
 	WARN_ON(cs->nr_ops);
-	kvfree(cs->ops);
+	hlsim_cs_free_ops(cs);
 	kfree(cs);
 }
 
@@ -258,9 +276,12 @@ static bool hlsim_cs_exec_op(struct hlsim_ctx *ctx, struct hlsim_dma_op *op)
 	return true;
 }
 
-static void hlsim_cs_work(struct work_struct *work)
+/*
+ * Execute @cs and complete it; the caller holds ctx->cs.exec_lock, so @cs
+ * is completed before the next CS of the context starts.
+ */
+static void hlsim_cs_exec(struct hlsim_cs *cs)
 {
-	struct hlsim_cs *cs = container_of(work, struct hlsim_cs, work);
 	int error = cs->abort ? -EIO : 0;
 	unsigned int i;
 
@@ -270,6 +291,17 @@ static void hlsim_cs_work(struct work_struct *work)
 
 	hlsim_cs_release_ops(cs);
 	hlsim_cs_finish(cs, error);
+}
+
+static void hlsim_cs_work(struct work_struct *work)
+{
+	struct hlsim_cs *cs = container_of(work, struct hlsim_cs, work);
+	struct hlsim_cs_ctx *csc = &cs->ctx->cs;
+
+	mutex_lock(&csc->exec_lock);
+	hlsim_cs_exec(cs);
+	mutex_unlock(&csc->exec_lock);
+	atomic_dec(&csc->queued);
 	hlsim_cs_put(cs);
 }
 
@@ -343,6 +375,7 @@ static int hlsim_cs_add_dma(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 	kref_get(&dmap->ref);
 
 	op = &cs->ops[cs->nr_ops++];
+	cs->bytes += tsize;
 	op->dst_map = dmap;
 	op->src_map = smap;
 	op->dst = dst;
@@ -421,7 +454,9 @@ static int hlsim_cs_parse(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 		max_ops += min_t(u32, chunks[i].cb_size, HLSIM_MAX_CB_SIZE) /
 			   HLSIM_LIN_DMA_SIZE;
 	cs->max_ops = min_t(u64, max_ops, HLSIM_MAX_CS_DMA_PKTS);
-	if (cs->max_ops) {
+	if (cs->max_ops <= HLSIM_CS_SMALL_OPS) {
+		cs->ops = cs->small_ops;
+	} else {
 		cs->ops = kvmalloc_array(cs->max_ops, sizeof(*cs->ops),
 					 GFP_KERNEL_ACCOUNT);
 		if (!cs->ops)
@@ -513,9 +548,32 @@ static int hlsim_cs_check_args(struct hl_cs_in *in)
 	return 0;
 }
 
-/* Submit a CS that got its sequence number; consumes the caller's ref */
+/*
+ * May @cs run in the submitting thread?  Only when no CS of the context is
+ * queued or running (so it is next in order) and it is small; on true the
+ * caller holds ctx->cs.exec_lock.  The caller holds ctx->lock, so no other
+ * CS of the context is submitted meanwhile.
+ */
+static bool hlsim_cs_claim_inline(struct hlsim_ctx *ctx, struct hlsim_cs *cs)
+{
+	struct hlsim_cs_ctx *csc = &ctx->cs;
+
+	if (cs->bytes > (u64)READ_ONCE(cs_inline_mb) * SZ_1M)
+		return false;
+	if (atomic_read(&csc->queued))
+		return false;
+	/* held by a CS executing in a submitting thread */
+	return mutex_trylock(&csc->exec_lock);
+}
+
+/*
+ * Submit a CS that got its sequence number; the caller holds ctx->lock.
+ * Hands the caller's reference to the work or to the timeout, or, with
+ * *@now set, leaves it to the caller, who holds ctx->cs.exec_lock and runs
+ * the CS.
+ */
 static int hlsim_cs_launch(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
-			   struct hl_cs_chunk *chunks, u32 nr)
+			   struct hl_cs_chunk *chunks, u32 nr, bool *now)
 {
 	int ret;
 
@@ -525,19 +583,20 @@ static int hlsim_cs_launch(struct hlsim_ctx *ctx, struct hlsim_cs *cs,
 		goto err;
 	}
 
-	mutex_lock(&ctx->lock);
 	ret = hlsim_cs_parse(ctx, cs, chunks, nr);
-	mutex_unlock(&ctx->lock);
 	if (ret)
 		goto err;
 
-	/* the reference is handed to the work or to the timeout */
 	if (hlsim_fault_take(&fault_cs_hang)) {
 		queue_delayed_work(ctx->cs.wq, &cs->tdr, cs->timeout);
 		return 0;
 	}
 	cs->abort = hlsim_fault_take(&fault_cs_abort);
-	queue_work(ctx->cs.wq, &cs->work);
+	*now = hlsim_cs_claim_inline(ctx, cs);
+	if (!*now) {
+		atomic_inc(&ctx->cs.queued);
+		queue_work(ctx->cs.wq, &cs->work);
+	}
 	return 0;
 
 err:
@@ -550,10 +609,12 @@ err:
 
 int hlsim_cs_submit(struct hlsim_ctx *ctx, union hl_cs_args *args)
 {
+	struct hl_cs_chunk stack_chunks[HLSIM_CS_STACK_CHUNKS];
 	struct hl_cs_in *in = &args->in;
-	struct hl_cs_chunk *chunks = NULL;
+	struct hl_cs_chunk *chunks = stack_chunks;
 	struct hlsim_cs *cs;
 	u64 seq = ULLONG_MAX;
+	bool now = false;
 	u32 nr;
 	int ret;
 
@@ -562,10 +623,13 @@ int hlsim_cs_submit(struct hlsim_ctx *ctx, union hl_cs_args *args)
 		goto out;
 	nr = in->num_chunks_execute;
 
-	chunks = kvmalloc_array(nr, sizeof(*chunks), GFP_KERNEL_ACCOUNT);
-	if (!chunks) {
-		ret = -ENOMEM;
-		goto out;
+	if (nr > ARRAY_SIZE(stack_chunks)) {
+		chunks = kvmalloc_array(nr, sizeof(*chunks),
+					GFP_KERNEL_ACCOUNT);
+		if (!chunks) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
 	if (copy_from_user(chunks, u64_to_user_ptr(in->chunks_execute),
 			   nr * sizeof(*chunks))) {
@@ -586,20 +650,34 @@ int hlsim_cs_submit(struct hlsim_ctx *ctx, union hl_cs_args *args)
 	INIT_DELAYED_WORK(&cs->tdr, hlsim_cs_timeout);
 	cs->timeout = hlsim_cs_timeout_jiffies(in);
 
+	/*
+	 * ctx->lock from the sequence number to the queueing: the CSs of the
+	 * context are queued (or run) in the order of their numbers.
+	 */
+	mutex_lock(&ctx->lock);
 	ret = hlsim_cs_alloc_seq(ctx, cs);
 	if (ret) {
+		mutex_unlock(&ctx->lock);
 		/* -EAGAIN: as the driver, the argument is left untouched */
 		hlsim_cs_put(cs);
-		kvfree(chunks);
+		if (chunks != stack_chunks)
+			kvfree(chunks);
 		return ret;
 	}
-
-	ret = hlsim_cs_launch(ctx, cs, chunks, nr);
-	if (!ret)
-		seq = cs->seq;
+	seq = cs->seq;
+	ret = hlsim_cs_launch(ctx, cs, chunks, nr, &now);
+	mutex_unlock(&ctx->lock);
+	if (ret) {
+		seq = ULLONG_MAX;
+	} else if (now) {
+		hlsim_cs_exec(cs);
+		mutex_unlock(&ctx->cs.exec_lock);
+		hlsim_cs_put(cs);
+	}
 
 out_chunks:
-	kvfree(chunks);
+	if (chunks != stack_chunks)
+		kvfree(chunks);
 out:
 	memset(args, 0, sizeof(*args));
 	args->out.seq = seq;
@@ -699,6 +777,8 @@ int hlsim_cs_ctx_init(struct hlsim_ctx *ctx)
 	struct hlsim_cs_ctx *csc = &ctx->cs;
 
 	spin_lock_init(&csc->lock);
+	mutex_init(&csc->exec_lock);
+	atomic_set(&csc->queued, 0);
 	csc->next_seq = 1;
 	csc->wq = alloc_ordered_workqueue("hlsim%u_cs", 0, ctx->hdev->id);
 	return csc->wq ? 0 : -ENOMEM;
@@ -726,8 +806,13 @@ void hlsim_cs_ctx_fini(struct hlsim_ctx *ctx)
 			hlsim_cs_put(cs);
 		}
 	}
-	/* waits for every queued and running CS work and timeout */
+	/*
+	 * waits for every queued and running CS work and timeout; no CS runs
+	 * in a submitting thread: no ioctl of the context is in progress
+	 */
 	destroy_workqueue(csc->wq);
+	WARN_ON(atomic_read(&csc->queued));
+	mutex_destroy(&csc->exec_lock);
 
 	for (i = 0; i < HLSIM_MAX_PENDING_CS; i++) {
 		cs = csc->pending[i];

@@ -5,8 +5,10 @@
  * host->device and device->host through the Gaudi2 uapi (a LIN_DMA CS on a
  * USERPTR mapping, completion polled with WAIT_CS) and through hlsim's
  * private DMA-copy ioctl, against memcpy of the same size; the launch +
- * completion cost of an 8-byte copy (CS + WAIT_CS poll loop) in us; and
- * dma-buf exports per second.
+ * completion cost of an 8-byte copy (CS + WAIT_CS poll loop, CS + WAIT_CS
+ * sleeping wait, the private ioctl) in us, and, when the module parameter
+ * cs_inline_mb is set, the same CS figures with it 0 (every CS handed to
+ * the context's workqueue); and dma-buf exports per second.
  *
  *   hlsim_bench [SIZE_MB] [SECONDS_PER_FIGURE]
  *
@@ -116,6 +118,23 @@ static int op_cs_h2d(struct bench *b)
 	return cs_copy(b, b->va, b->src_va);
 }
 
+/* One LIN_DMA CS host->device, completion awaited (WAIT_CS sleeps) */
+static int op_cs_h2d_wait(struct bench *b)
+{
+	__u32 status;
+	__u64 seq;
+	int ret;
+
+	ret = hcs_copy(&b->e, Q_PDMA_0_0, b->va, b->src_va, b->size, 0, &seq);
+	while (!ret) {
+		ret = hcs_wait(&b->e, seq, 1000000, &status);
+		if (!ret && status == HL_WAIT_CS_STATUS_COMPLETED)
+			return 0;
+	}
+	errno = -ret;
+	return -1;
+}
+
 static int op_cs_d2h(struct bench *b)
 {
 	return cs_copy(b, b->dst_va, b->va);
@@ -134,6 +153,25 @@ static int op_export(struct bench *b)
 	if (mem_ioctl(b->fd, &args))
 		return -1;
 	return close(args.out.fd);
+}
+
+#define INLINE_PARAM "/sys/module/hlsim/parameters/cs_inline_mb"
+
+/* Read (@val NULL) or set the module parameter cs_inline_mb; -1: none */
+static long inline_mb(const char *val)
+{
+	FILE *f = fopen(INLINE_PARAM, val ? "w" : "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (val)
+		v = fputs(val, f) < 0 ? -1 : 0;
+	else if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	if (fclose(f))
+		v = -1;
+	return v;
 }
 
 /* Operations per second of @op, repeated for at least @seconds */
@@ -234,7 +272,10 @@ int main(int argc, char **argv)
 	__u64 mb = argc > 1 ? strtoull(argv[1], NULL, 0) : 16;
 	double seconds = argc > 2 ? strtod(argv[2], NULL) : 0.5;
 	const __u64 sizes[] = { 4096, 1 << 20, 16 << 20 };
-	double worst = 1e9, cs8, io8, exports;
+	double worst = 1e9, cs8, cs8w, io8, exports;
+	double async8 = -1, async8w = -1;
+	long inl = inline_mb(NULL);
+	char inl_str[32];
 	struct bench b;
 	unsigned int i;
 
@@ -250,18 +291,31 @@ int main(int argc, char **argv)
 	if (setup(&b, 8))
 		return 1;
 	cs8 = rate(&b, op_cs_h2d, seconds);
+	cs8w = rate(&b, op_cs_h2d_wait, seconds);
 	io8 = rate(&b, op_h2d, seconds);
-	b.size = 8;
+	/* the same with every CS handed to the context's workqueue */
+	if (inl > 0 && !inline_mb("0")) {
+		async8 = rate(&b, op_cs_h2d, seconds);
+		async8w = rate(&b, op_cs_h2d_wait, seconds);
+		snprintf(inl_str, sizeof(inl_str), "%ld", inl);
+		inline_mb(inl_str);
+	}
 	teardown(&b);
 	if (setup(&b, 1 << 20))
 		return 1;
 	exports = rate(&b, op_export, seconds);
 	teardown(&b);
-	if (cs8 < 0 || io8 < 0 || exports < 0)
+	if (cs8 < 0 || cs8w < 0 || io8 < 0 || exports < 0)
 		return 1;
 	printf("  8 B copy, launch + completion: CS + WAIT_CS poll %.2f us,",
 	       1e6 / cs8);
-	printf(" private ioctl %.2f us\n", 1e6 / io8);
+	printf(" CS + WAIT_CS wait %.2f us, private ioctl %.2f us",
+	       1e6 / cs8w, 1e6 / io8);
+	printf(" (CS/ioctl %.2f)\n", io8 / cs8);
+	if (async8 > 0 && async8w > 0)
+		printf("  8 B copy, CS on the workqueue (cs_inline_mb=0):"
+		       " poll %.2f us, wait %.2f us\n",
+		       1e6 / async8, 1e6 / async8w);
 	printf("  dma-buf exports        %9.0f /s\n", exports);
 	return 0;
 }
