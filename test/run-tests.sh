@@ -82,13 +82,28 @@ ucx_info_prints_config() {
 	with_double ucx_info -c | grep -q "^UCX_HABANA_COPY_BW="
 }
 
+# A release outside 1.22-1.23 (faked): one line naming the range, no MD
 version_mismatch_refused() {
-	local out
-	out=$(env LD_PRELOAD="$double:$fake_version" \
+	local minor=$1 out
+	out=$(env LD_PRELOAD="$double:$fake_version" FAKE_UCX_MINOR="$minor" \
 		UCX_PLUGIN_PATH="$plugin_dir" ucx_info -d 2>&1)
-	grep -q "built for UCX 1.23 but runs with UCX 1.99" <<<"$out" &&
+	grep -o "habana: UCX 1.$minor.0 is not supported.*" <<<"$out" &&
+	[ "$(grep -c "habana:" <<<"$out")" -eq 1 ] &&
+	grep -q "supported: UCX 1.22 to 1.23" <<<"$out" &&
 	! grep -q "Memory domain: habana" <<<"$out"
 }
+
+# A known release number whose internal ops order libuct does not show
+# (1.22 faked on a 1.23 libuct): refused by observation
+layout_mismatch_refused() {
+	local out
+	out=$(env LD_PRELOAD="$double:$fake_version" FAKE_UCX_MINOR=22 \
+		UCX_PLUGIN_PATH="$plugin_dir" ucx_info -d 2>&1)
+	grep -o "habana: UCX 1.22.0 dispatches .*" <<<"$out" &&
+	! grep -q "Memory domain: habana" <<<"$out"
+}
+
+ucx_minor=$(ucx_info -v | sed -n 's/^# Library version: 1\.\([0-9]*\)\..*/\1/p')
 
 demo_moves_and_exports() {
 	with_double "$builddir/test/apps/habana_demo" | grep -q "habana_demo: OK"
@@ -147,7 +162,17 @@ check "ucx_info -d lists the habana MD and device" ucx_info_lists_md
 check "no device: no habana MD, no error" ucx_info_no_device_is_silent
 check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
 check "habana_demo: dma-buf export and verified transfers" demo_moves_and_exports
-check "other UCX version: plugin refuses to register" version_mismatch_refused
+echo "running with $(ucx_info -v | head -1 | sed 's/^# //'):" \
+	"$(with_double UCX_LOG_LEVEL=debug ucx_info -d 2>&1 |
+	   grep -o 'habana: UCX .*, layout .*' | head -1)"
+check "UCX 1.21 (faked): plugin refuses to register, one line" \
+	version_mismatch_refused 21
+check "UCX 1.24 (faked): plugin refuses to register, one line" \
+	version_mismatch_refused 24
+if [ "$ucx_minor" = 23 ]; then
+	check "UCX 1.22 faked on a 1.23 libuct: refused by the observed ops order" \
+		layout_mismatch_refused
+fi
 
 # ucx_perftest with device memory (libucx_perftest_habana): a server and a
 # client on loopback; perftest TAG TLS CLIENT_ARGS...: passes when the

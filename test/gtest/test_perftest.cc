@@ -6,8 +6,9 @@
  * ucx_perftest loads it and given perftest contexts of both layouts: the
  * UCT part of the context starts with a ucs_async_context_t of 104 bytes
  * when UCX was built with assertions (Debian) and of 80 bytes without
- * (contrib/configure-release).  The module must register its buffers with
- * the context's memory domain in either.
+ * (contrib/configure-release), on x86-64.  The module must register its
+ * buffers with the context's memory domain in either, and in another size
+ * it was not told about.
  */
 #include "habana_fixture.h"
 
@@ -19,6 +20,10 @@ extern "C" {
 #include <unistd.h>
 
 #include <cstring>
+
+/* ucs_async_context_t with and without UCX assertions, x86-64 */
+static const size_t async_size_assert  = 104;
+static const size_t async_size_release = 80;
 
 /* Defined by ucx_perftest; the module fills the gaudi slot */
 extern "C" {
@@ -161,12 +166,31 @@ protected:
 
 TEST_F(habana_perftest, uct_alloc_with_assertions_layout)
 {
-    check_alloc(UCX_PERF_HABANA_ASYNC_SIZE_ASSERT);
+    check_alloc(async_size_assert);
 }
 
 TEST_F(habana_perftest, uct_alloc_with_release_layout)
 {
-    check_alloc(UCX_PERF_HABANA_ASYNC_SIZE_RELEASE);
+    check_alloc(async_size_release);
+}
+
+/* Found by observation, not from a list of sizes */
+TEST_F(habana_perftest, uct_alloc_with_another_async_size)
+{
+    check_alloc(async_size_release + 3 * sizeof(void*));
+}
+
+/* The component handle alone is not enough: the MD must be one of it */
+TEST_F(habana_perftest, uct_alloc_refuses_md_of_another_component)
+{
+    uct_allocated_memory_t mem = {};
+
+    make_context(&m_perf, async_size_release);
+    reinterpret_cast<ucx_perf_habana_uct_t*>(
+            reinterpret_cast<uint8_t*>(&m_perf.ucp) +
+            async_size_release)->md = m_decoy;
+    EXPECT_NE(UCS_OK, m_alloc->uct_alloc(&m_perf, 65536, UCT_MD_MEM_ACCESS_ALL,
+                                         &mem));
 }
 
 /* Neither layout: an error, no registration with a wrong MD */
@@ -174,10 +198,10 @@ TEST_F(habana_perftest, uct_alloc_refuses_unknown_layout)
 {
     uct_allocated_memory_t mem = {};
 
-    make_context(&m_perf, UCX_PERF_HABANA_ASYNC_SIZE_RELEASE);
+    make_context(&m_perf, async_size_release);
     reinterpret_cast<ucx_perf_habana_uct_t*>(
             reinterpret_cast<uint8_t*>(&m_perf.ucp) +
-            UCX_PERF_HABANA_ASYNC_SIZE_RELEASE)->cmpt = NULL;
+            async_size_release)->cmpt = NULL;
     EXPECT_NE(UCS_OK, m_alloc->uct_alloc(&m_perf, 65536, UCT_MD_MEM_ACCESS_ALL,
                                          &mem));
 }

@@ -42,63 +42,61 @@ static int ucx_perf_habana_context_ok(const ucx_perf_context_t *perf)
         return 1;
     }
 
-    ucs_error("habana: the ucx_perftest context does not match this module's "
-              "UCX %d.%d layout: rebuild libucx_perftest_habana against the "
-              "running UCX", UCX_PERF_HABANA_UCX_MAJOR,
-              UCX_PERF_HABANA_UCX_MINOR);
+    ucs_error("habana: the ucx_perftest context does not match the UCX "
+              "%d.%d-%d.%d layout of libucx_perftest_habana",
+              UCX_PERF_HABANA_UCX_MAJOR, UCX_PERF_HABANA_UCX_MIN_MINOR,
+              UCX_PERF_HABANA_UCX_MAJOR, UCX_PERF_HABANA_UCX_MAX_MINOR);
     return 0;
 }
 
-static int ucx_perf_habana_is_component(uct_component_h cmpt)
+/* The UCT members of the context follow a ucs_async_context_t whose size
+ * depends on UCX's configuration.  ucx_perftest sets uct.cmpt to one of the
+ * handles uct_query_components() returns and uct.md to an MD of that
+ * component, and no member of the async context can hold such a pointer:
+ * the offset where both are found is the layout. */
+static const ucx_perf_habana_uct_t *
+ucx_perf_habana_uct(const ucx_perf_context_t *perf)
 {
+    const ucx_perf_habana_uct_t *candidate, *found;
+    const ucx_perf_habana_md_t *md;
     uct_component_h *components;
     unsigned i, count;
     ucs_status_t status;
-    int found;
+    size_t offset;
 
     status = uct_query_components(&components, &count);
     if (status != UCS_OK) {
         ucs_error("habana: uct_query_components() failed: %s",
                   ucs_status_string(status));
-        return 0;
+        return NULL;
     }
 
-    found = 0;
-    for (i = 0; i < count; ++i) {
-        found |= (components[i] == cmpt);
-    }
-
-    uct_release_component_list(components);
-    return found;
-}
-
-/* The UCT members of the context follow a ucs_async_context_t whose size
- * depends on UCX's configuration.  ucx_perftest sets uct.cmpt to one of the
- * handles uct_query_components() returns, and no member of the async
- * context can hold such a pointer: the candidate offset where one is found
- * is the layout. */
-static const ucx_perf_habana_uct_t *
-ucx_perf_habana_uct(const ucx_perf_context_t *perf)
-{
-    static const size_t async_sizes[] = {
-        UCX_PERF_HABANA_ASYNC_SIZE_ASSERT,
-        UCX_PERF_HABANA_ASYNC_SIZE_RELEASE
-    };
-    const ucx_perf_habana_uct_t *candidate;
-    size_t i;
-
-    for (i = 0; i < sizeof(async_sizes) / sizeof(async_sizes[0]); ++i) {
-        candidate = (const ucx_perf_habana_uct_t*)(perf->uct + async_sizes[i]);
-        if (ucx_perf_habana_is_component(candidate->cmpt)) {
-            return candidate;
+    found = NULL;
+    for (offset = UCX_PERF_HABANA_UCT_SEARCH_MIN;
+         (offset <= UCX_PERF_HABANA_UCT_SEARCH_MAX) && (found == NULL);
+         offset += sizeof(void*)) {
+        candidate = (const ucx_perf_habana_uct_t*)(perf->uct + offset);
+        md        = (const ucx_perf_habana_md_t*)candidate->md;
+        for (i = 0; (i < count) && (found == NULL); ++i) {
+            if ((candidate->cmpt == components[i]) && (md != NULL) &&
+                (md->component == components[i])) {
+                ucs_debug("habana: ucx_perftest's UCT context follows an "
+                          "async context of %zu bytes", offset);
+                found = candidate;
+            }
         }
     }
 
-    ucs_error("habana: no UCT component found in the ucx_perftest context "
-              "after an async context of %zu or %zu bytes: rebuild "
-              "libucx_perftest_habana against the running UCX",
-              async_sizes[0], async_sizes[1]);
-    return NULL;
+    uct_release_component_list(components);
+    if (found == NULL) {
+        ucs_error("habana: no UCT component and memory domain found in the "
+                  "ucx_perftest context after an async context of %d to %d "
+                  "bytes: this ucx_perftest's layout is unknown to "
+                  "libucx_perftest_habana", UCX_PERF_HABANA_UCT_SEARCH_MIN,
+                  UCX_PERF_HABANA_UCT_SEARCH_MAX);
+    }
+
+    return found;
 }
 
 static ucs_status_t ucx_perf_habana_init(ucx_perf_context_t *perf)
@@ -239,11 +237,16 @@ ucs_module_global_init(void)
 
     ucp_get_version(&major, &minor, &release);
     if ((major != UCX_PERF_HABANA_UCX_MAJOR) ||
-        (minor != UCX_PERF_HABANA_UCX_MINOR)) {
-        ucs_warn("habana: libucx_perftest_habana was built for UCX %d.%d but "
-                 "runs with UCX %u.%u.%u: memory type gaudi is not available",
-                 UCX_PERF_HABANA_UCX_MAJOR, UCX_PERF_HABANA_UCX_MINOR, major,
-                 minor, release);
+        (minor < UCX_PERF_HABANA_UCX_MIN_MINOR) ||
+        (minor > UCX_PERF_HABANA_UCX_MAX_MINOR)) {
+        ucs_warn("habana: UCX %u.%u.%u is not supported by "
+                 "libucx_perftest_habana (supported: UCX %d.%d to %d.%d): "
+                 "memory type gaudi is not available; use a UCX of that "
+                 "range, or rebuild ucx-habana from a version that lists "
+                 "UCX %u.%u", major, minor, release,
+                 UCX_PERF_HABANA_UCX_MAJOR, UCX_PERF_HABANA_UCX_MIN_MINOR,
+                 UCX_PERF_HABANA_UCX_MAJOR, UCX_PERF_HABANA_UCX_MAX_MINOR,
+                 major, minor);
         return UCS_ERR_UNSUPPORTED;
     }
 

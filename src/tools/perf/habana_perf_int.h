@@ -4,22 +4,20 @@
  *
  * The few ucx_perftest structures an allocator module uses.  UCX installs
  * no perftest headers (tools/perf/api/libperf.h, lib/libperf_int.h), so
- * they are declared here, written from the UCX 1.23 sources.  Only the
- * members the module reads are named; the rest are kept for the layout.
+ * they are declared here, written from the UCX 1.22 and 1.23 sources.  Only
+ * the members the module reads are named; the rest are kept for the layout.
  *
- * The offsets asserted at the end were read from the machine code of
- * Debian's ucx_perftest 1.23.0~rc1 (uct_perf_test_alloc_host() reads
- * perf->uct.md and perf->uct.iface; ucx_perf_allocators_init() writes
- * perf->send_allocator and recv_allocator; ucp_perf_mem_alloc() reads
- * perf->params.flags and perf->ucp.context; the setup code calls
- * perf->params.rte->group_index(perf->params.rte_group)).  A UCX whose
- * perftest layout differs must not load this module: the module's
- * constructor checks the UCX version, and habana_alloc.c checks at run time
- * that the context it is given points back at its own allocator.
+ * Up to the union of the context the layout is the same in 1.22 and 1.23
+ * and in every build configuration (1.23 added ucp.err_mode into what was
+ * padding), checked against the machine code of Debian's ucx_perftest
+ * 1.23.0~rc1 (the offsets asserted at the end).  habana_alloc.c also
+ * checks at run time that the context it is given points back at its own
+ * allocator, and refuses releases outside the range.
  *
  * The UCT members of the union follow a ucs_async_context_t, whose size
- * depends on how UCX was configured (assertions add a member): they are
- * not declared at a fixed offset, habana_alloc.c finds them at run time.
+ * depends on how UCX was configured (104 bytes with assertions, 80 without,
+ * on x86-64): they are not declared at any offset, habana_alloc.c finds them
+ * at run time.
  */
 #ifndef UCX_PERF_HABANA_INT_H_
 #define UCX_PERF_HABANA_INT_H_
@@ -34,9 +32,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* The UCX release whose layout this header describes */
-#define UCX_PERF_HABANA_UCX_MAJOR 1
-#define UCX_PERF_HABANA_UCX_MINOR 23
+/* The UCX releases whose layout this header describes */
+#define UCX_PERF_HABANA_UCX_MAJOR     1
+#define UCX_PERF_HABANA_UCX_MIN_MINOR 22
+#define UCX_PERF_HABANA_UCX_MAX_MINOR 23
 
 #define UCX_PERF_HABANA_MEM_DEV_DEFAULT   -1   /* UCX_PERF_MEM_DEV_DEFAULT */
 #define UCX_PERF_HABANA_TIMING_QUEUE_SIZE 2048 /* TIMING_QUEUE_SIZE */
@@ -154,12 +153,18 @@ typedef struct {
     double             time_acc;
 } ucx_perf_habana_counters_t;
 
-/* ucs_async_context_t (not installed): the sizes on x86-64 with UCX's
- * default configuration (assertions on, e.g. Debian's build) and with
- * contrib/configure-release (no assertions: no owner thread) */
-#define UCX_PERF_HABANA_ASYNC_SIZE_ASSERT  104
-#define UCX_PERF_HABANA_ASYNC_SIZE_RELEASE 80
-#define UCX_PERF_HABANA_ASYNC_SIZE_MAX     UCX_PERF_HABANA_ASYNC_SIZE_ASSERT
+/* The UCT members follow a ucs_async_context_t (not installed; at least 64
+ * bytes in any configuration): searched for at the pointer-aligned offsets
+ * of the union from UCX_PERF_HABANA_UCT_SEARCH_MIN to _MAX, all within the
+ * UCT part of the union */
+#define UCX_PERF_HABANA_UCT_SEARCH_MIN 64
+#define UCX_PERF_HABANA_UCT_SEARCH_MAX 192
+
+/* uct/base/uct_md.h: the head of every memory domain (all releases) */
+typedef struct {
+    void            *ops;
+    uct_component_h component;
+} ucx_perf_habana_md_t;
 
 /* libperf_int.h: the members of the context's uct part after its async
  * context */
@@ -187,7 +192,7 @@ struct ucx_perf_context {
     char                       extra_info[UCX_PERF_HABANA_EXTRA_INFO_SIZE];
     union {
         /* struct { ucs_async_context_t async; ucx_perf_habana_uct_t; ... } */
-        uint8_t                uct[UCX_PERF_HABANA_ASYNC_SIZE_MAX +
+        uint8_t                uct[UCX_PERF_HABANA_UCT_SEARCH_MAX +
                                    sizeof(ucx_perf_habana_uct_t)];
         struct {
             ucp_context_h      context;
@@ -198,7 +203,8 @@ struct ucx_perf_context {
 /* Defined by ucx_perftest (libperf.c), indexed by memory type */
 extern const ucx_perf_allocator_t *ucx_perf_mem_type_allocators[];
 
-/* Layout of Debian's ucx_perftest 1.23.0~rc1, x86-64 */
+/* ucx_perftest 1.22 and 1.23, any configuration, x86-64 (read from
+ * Debian's 1.23.0~rc1) */
 #if defined(__x86_64__) && !defined(__cplusplus)
 _Static_assert(offsetof(ucx_perf_params_t, send_mem_type) == 0x1c,
                "ucx_perf_params_t.send_mem_type");
@@ -216,15 +222,6 @@ _Static_assert(offsetof(ucx_perf_context_t, recv_allocator) == 0x42d8,
                "ucx_perf_context_t.recv_allocator");
 _Static_assert(offsetof(ucx_perf_context_t, ucp.context) == 0x43e0,
                "ucx_perf_context_t.ucp.context");
-/* uct.md at 0x4450 and uct.iface at 0x4460 with assertions */
-_Static_assert(offsetof(ucx_perf_context_t, uct) +
-               UCX_PERF_HABANA_ASYNC_SIZE_ASSERT +
-               offsetof(ucx_perf_habana_uct_t, md) == 0x4450,
-               "ucx_perf_context_t.uct.md");
-_Static_assert(offsetof(ucx_perf_context_t, uct) +
-               UCX_PERF_HABANA_ASYNC_SIZE_ASSERT +
-               offsetof(ucx_perf_habana_uct_t, iface) == 0x4460,
-               "ucx_perf_context_t.uct.iface");
 #endif
 
 #endif

@@ -84,7 +84,9 @@ static void ucm_habana_event_init(ucm_event_t *event, uint64_t va,
     event->mem_type.address  = (void*)(uintptr_t)va;
     event->mem_type.size     = size;
     event->mem_type.mem_type = UCS_MEMORY_TYPE_GAUDI;
-    event->mem_type.sys_dev  = UCS_SYS_DEVICE_ID_UNKNOWN;
+#ifdef HAVE_UCM_EVENT_T_MEM_TYPE_SYS_DEV
+    event->mem_type.sys_dev  = UCS_SYS_DEVICE_ID_UNKNOWN; /* UCX >= 1.22 */
+#endif
 }
 
 static void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va,

@@ -4,11 +4,22 @@
  *
  * The few internal UCT structures this plugin needs.  UCX has no plugin
  * SDK: libucx-dev installs the public uct/api headers but not uct/base/ nor
- * uct/api/v2/.  The declarations below follow UCX 1.23 (written from its
- * sources, built with ENABLE_STATS off as Debian's and upstream's default
- * builds are).  They are only valid for that UCX version: the module refuses
- * to register itself when the running libuct reports another version
- * (habana_base.c), and checks the base class sizes it can see at run time.
+ * uct/api/v2/.  The declarations below were written from the UCX 1.22 and
+ * 1.23 sources and hold for every release of that range and every build
+ * configuration of it, except where noted:
+ *
+ * - uct_iface_internal_ops_t differs between releases (slots were added
+ *   in the middle): it is declared as an array of slots, filled at run time
+ *   through the layout row of the running UCX (habana_base.c), which is
+ *   chosen by release number and confirmed by observing libuct's own
+ *   dispatchers;
+ * - ENABLE_STATS builds end uct_base_iface_t and uct_base_ep_t with a
+ *   statistics node and take two more arguments to initialize the base
+ *   iface: both are declared, and the base class sizes UCX exports tell
+ *   which build runs;
+ * - symbols that not every release exports are looked up with dlsym().
+ *
+ * Another release registers nothing (habana_base.c).
  */
 #ifndef UCT_HABANA_UCT_INT_H_
 #define UCT_HABANA_UCT_INT_H_
@@ -23,16 +34,18 @@
 #include <ucs/sys/stubs.h>
 #include <ucs/type/class.h>
 #include <ucs/type/cpu_set.h>
+#include <stddef.h>
 
 BEGIN_C_DECLS
 
-/* UCX version whose internal layout this header describes */
-#define UCT_HABANA_UCX_MAJOR 1
-#define UCT_HABANA_UCX_MINOR 23
+/* The UCX releases whose layouts are known (habana_base.c has a row each) */
+#define UCT_HABANA_UCX_MIN_MAJOR 1
+#define UCT_HABANA_UCX_MIN_MINOR 22
+#define UCT_HABANA_UCX_MAX_MAJOR 1
+#define UCT_HABANA_UCX_MAX_MINOR 23
 
-#if (UCT_VERNO_MAJOR != UCT_HABANA_UCX_MAJOR) || \
-    (UCT_VERNO_MINOR != UCT_HABANA_UCX_MINOR)
-#error "habana_uct_int.h describes UCX 1.23 only"
+#if UCT_API < UCT_VERSION(UCT_HABANA_UCX_MIN_MAJOR, UCT_HABANA_UCX_MIN_MINOR)
+#error "habana_uct_int.h needs the headers of UCX 1.22 or newer"
 #endif
 
 
@@ -115,7 +128,7 @@ typedef enum {
     UCT_EP_OP_RNDV_ZCOPY,
     UCT_EP_OP_ATOMIC_POST,
     UCT_EP_OP_ATOMIC_FETCH,
-    UCT_EP_OP_FLUSH,
+    UCT_EP_OP_FLUSH,        /* since 1.23; the values before: every release */
     UCT_EP_OP_LAST
 } uct_ep_operation_t;
 
@@ -267,7 +280,7 @@ typedef struct uct_md_ops {
                                        size_t length,
                                        ucs_memory_type_t *mem_type_p);
     void         *mem_elem_pack;    /* device API, unused */
-    void         *mem_elem_release; /* device API, unused */
+    void         *mem_elem_release; /* since 1.23 (past the end in 1.22) */
 } uct_md_ops_t;
 
 struct uct_md {
@@ -306,6 +319,14 @@ typedef struct {
 /* Generic pointer stands for ops this plugin leaves to UCX defaults */
 typedef void (*uct_habana_any_func_t)(void);
 
+/*
+ * The internal operations of an iface, by name.  UCX's
+ * uct_iface_internal_ops_t holds them in an order that depends on the
+ * release; uct_habana_iface_internal_ops_build() lays them out for the
+ * running UCX.  A NULL iface_query_v2 stands for UCX's own
+ * uct_iface_base_query_v2 (found with dlsym), a NULL entry elsewhere for
+ * "unsupported".
+ */
 typedef struct {
     uct_habana_any_func_t iface_query_v2;
     ucs_status_t          (*iface_estimate_perf)(uct_iface_h iface,
@@ -322,7 +343,37 @@ typedef struct {
     uct_habana_any_func_t ep_put_sgl_zcopy;
     uct_habana_any_func_t ep_get_sgl_zcopy;
     uct_habana_any_func_t ep_outstanding_purge;
+} uct_habana_iface_internal_ops_t;
+
+/* The operations above, as indexes of the layout rows */
+typedef enum {
+    UCT_HABANA_IOP_IFACE_QUERY_V2,
+    UCT_HABANA_IOP_IFACE_ESTIMATE_PERF,
+    UCT_HABANA_IOP_IFACE_VFS_REFRESH,
+    UCT_HABANA_IOP_EP_QUERY,
+    UCT_HABANA_IOP_EP_INVALIDATE,
+    UCT_HABANA_IOP_EP_CONNECT_TO_EP_V2,
+    UCT_HABANA_IOP_IFACE_IS_REACHABLE_V2,
+    UCT_HABANA_IOP_EP_IS_CONNECTED,
+    UCT_HABANA_IOP_EP_GET_DEVICE_EP,
+    UCT_HABANA_IOP_EP_PUT_SGL_ZCOPY,
+    UCT_HABANA_IOP_EP_GET_SGL_ZCOPY,
+    UCT_HABANA_IOP_EP_OUTSTANDING_PURGE,
+    UCT_HABANA_IOP_LAST
+} uct_habana_iface_internal_op_t;
+
+/* UCX's uct_iface_internal_ops_t: function pointers in the order of the
+ * running release (room for slots future rows may add) */
+#define UCT_HABANA_IFACE_INTERNAL_SLOTS_MAX 24
+
+typedef struct uct_iface_internal_ops {
+    uct_habana_any_func_t slot[UCT_HABANA_IFACE_INTERNAL_SLOTS_MAX];
 } uct_iface_internal_ops_t;
+
+/* Fills @slots with @ops in the running UCX's order; returns @slots */
+uct_iface_internal_ops_t *
+uct_habana_iface_internal_ops_build(const uct_habana_iface_internal_ops_t *ops,
+                                    uct_iface_internal_ops_t *slots);
 
 typedef struct {
     uct_iface_t              super;
@@ -343,11 +394,17 @@ typedef struct {
         ucs_log_level_t      failure_level;
         size_t               max_num_eps;
     } config;
+    void                     *stats;   /* ENABLE_STATS builds only */
 } uct_base_iface_t;
 
 typedef struct {
     uct_ep_t super;
+    void     *stats;                   /* ENABLE_STATS builds only */
 } uct_base_ep_t;
+
+/* The base class sizes without statistics (see uct_habana_ucx_stats()) */
+#define UCT_HABANA_BASE_IFACE_SIZE_NO_STATS offsetof(uct_base_iface_t, stats)
+#define UCT_HABANA_BASE_EP_SIZE_NO_STATS    offsetof(uct_base_ep_t, stats)
 
 struct uct_iface_config {
     struct {
@@ -376,7 +433,6 @@ extern ucs_config_field_t uct_iface_config_table[];
 void uct_tl_register(uct_component_t *component, uct_tl_t *tl);
 void uct_base_iface_query(uct_base_iface_t *iface,
                           uct_iface_attr_t *iface_attr);
-ucs_status_t uct_iface_base_query_v2(uct_iface_h iface, void *iface_attr);
 ucs_status_t uct_base_iface_flush(uct_iface_h tl_iface, unsigned flags,
                                   uct_completion_t *comp);
 ucs_status_t uct_base_iface_fence(uct_iface_h tl_iface, unsigned flags);
@@ -397,9 +453,23 @@ ucs_status_t uct_single_device_resource(uct_md_h md, const char *dev_name,
                                         uct_tl_device_resource_t **tl_devices_p,
                                         unsigned *num_tl_devices_p);
 
+/*
+ * A stats build takes the parent statistics node and the node's name after
+ * the config; other builds ignore those two arguments, so they are always
+ * passed (UCT_HABANA_BASE_IFACE_STATS_ARGS).
+ */
 UCS_CLASS_DECLARE(uct_base_iface_t, uct_iface_ops_t*,
                   uct_iface_internal_ops_t*, uct_md_h, uct_worker_h,
-                  const uct_iface_params_t*, const uct_iface_config_t*);
+                  const uct_iface_params_t*, const uct_iface_config_t*,
+                  void*, const char*);
+
+/* 1 when the running UCX was built with ENABLE_STATS (from its class
+ * sizes); its statistics root then, else NULL */
+int uct_habana_ucx_stats(void);
+void *uct_habana_stats_parent(const uct_iface_params_t *params);
+
+#define UCT_HABANA_BASE_IFACE_STATS_ARGS(_params, _name) \
+    uct_habana_stats_parent(_params), (_name)
 UCS_CLASS_DECLARE(uct_base_ep_t, uct_base_iface_t*);
 
 END_C_DECLS

@@ -561,8 +561,10 @@ static uct_iface_ops_t uct_habana_copy_iface_ops = {
     .iface_is_reachable       = uct_base_iface_is_reachable
 };
 
-static uct_iface_internal_ops_t uct_habana_copy_iface_internal_ops = {
-    .iface_query_v2         = (void*)uct_iface_base_query_v2,
+uct_iface_internal_ops_t uct_habana_copy_iface_internal_slots;
+
+const uct_habana_iface_internal_ops_t uct_habana_copy_iface_internal_ops = {
+    .iface_query_v2         = NULL, /* UCX's uct_iface_base_query_v2 */
     .iface_estimate_perf    = uct_habana_copy_iface_estimate_perf,
     .iface_vfs_refresh      = (void*)ucs_empty_function,
     .ep_query               = (void*)ucs_empty_function_return_unsupported,
@@ -612,8 +614,10 @@ static UCS_CLASS_INIT_FUNC(uct_habana_copy_iface_t, uct_md_h md,
     int ret;
 
     UCS_CLASS_CALL_SUPER_INIT(uct_base_iface_t, &uct_habana_copy_iface_ops,
-                              &uct_habana_copy_iface_internal_ops, md, worker,
-                              params, tl_config);
+                              &uct_habana_copy_iface_internal_slots, md,
+                              worker, params, tl_config,
+                              UCT_HABANA_BASE_IFACE_STATS_ARGS(params,
+                                                               "habana"));
 
     if (config->max_outstanding == 0) {
         ucs_error("habana_copy: MAX_OUTSTANDING must be at least 1");

@@ -97,6 +97,12 @@ typedef struct uct_habana_copy_iface {
 
 extern uct_tl_t uct_habana_copy_tl;
 
+/* The iface's internal ops by name, and laid out for the running UCX (at
+ * module load, habana_base.c) */
+extern const uct_habana_iface_internal_ops_t
+        uct_habana_copy_iface_internal_ops;
+extern uct_iface_internal_ops_t uct_habana_copy_iface_internal_slots;
+
 
 /* uct_invoke_completion() is an inline of UCX's uninstalled uct_iface.h */
 static UCS_F_ALWAYS_INLINE void
