@@ -27,7 +27,7 @@ suite=sid
 packages=(
 	build-essential autoconf automake libtool pkg-config
 	libucx-dev ucx-utils libucx0
-	openmpi-bin libopenmpi-dev
+	openmpi-bin libopenmpi-dev libpmix-dev libucc-dev
 	libibverbs-dev librdmacm-dev ibverbs-providers ibverbs-utils rdma-core
 	libhwloc-dev hwloc-nox
 	googletest libgtest-dev
