@@ -11,21 +11,35 @@
 #
 #   contrib/main-job.sh [BUILD_DIR]        (inside the development root;
 #                                           ./contrib/quickstart.sh runs it)
+#   contrib/main-job.sh --installed        the installed packages only (no
+#                                           UCX_PLUGIN_PATH, no build tree),
+#                                           on the machine's habanalabs or
+#                                           hlsim devices
 #
 # MAIN_JOB_TLS (default self,sm,habana) picks the UCX transports.
 #
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(cd "${1:-$top/build}" && pwd)
 tls=${MAIN_JOB_TLS:-self,sm,habana}
 sizes="8 4096 65536 1048576 4194304"
-prog=$build/test/mpi/hlmpi_test
-double=$build/test/double/.libs/libhl_double.so
+if [ "${1:-}" = "--installed" ]; then
+	prog=/usr/libexec/ucx-habana/hlmpi_test
+	device="the installed plugin, on this machine's devices"
+	env_opts=()
+	need=("$prog")
+else
+	build=$(cd "${1:-$top/build}" && pwd)
+	prog=$build/test/mpi/hlmpi_test
+	double=$build/test/double/.libs/libhl_double.so
+	device="the hl_double device (an emulated Gaudi2 per rank)"
+	env_opts=(-x LD_PRELOAD="$double" -x UCX_PLUGIN_PATH="$build/.libs")
+	need=("$prog" "$double" "$build/.libs/libuct_habana.so.0")
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/main-job.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-for f in "$prog" "$double" "$build/.libs/libuct_habana.so.0"; do
+for f in "${need[@]}"; do
 	[ -e "$f" ] || { echo "main-job: $f is missing (build first)" >&2; exit 1; }
 done
 
@@ -35,8 +49,7 @@ run() {
 	env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 		timeout 300 mpirun -np 2 --map-by :OVERSUBSCRIBE --mca pml ucx \
 		--mca pml_ucx_tls any --mca pml_ucx_devices any \
-		-x LD_PRELOAD="$double" -x UCX_PLUGIN_PATH="$build/.libs" \
-		-x UCX_TLS="$tls" -x UCX_HABANA_SUMMARY=y \
+		"${env_opts[@]}" -x UCX_TLS="$tls" -x UCX_HABANA_SUMMARY=y \
 		-x UCX_WARN_UNUSED_ENV_VARS=n \
 		"$prog" "$test" -d "$device" -m 8:4194304 -i 200 -x 20 \
 		"$send" "$recv" >"$work/$name" 2>&1 ||
@@ -54,7 +67,7 @@ value() { awk -v s="$2" '$1 == s && NF == 3 { print $2 }' "$work/$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
 echo "main job: 2 MPI ranks, device buffers through UCX ($tls) and the"
-echo "habana plugin, on the hl_double device (an emulated Gaudi2 per rank)"
+echo "habana plugin, on $device"
 ucx_info -v | head -1
 run lat_dd latency habana D D
 run lat_hh latency host H H
