@@ -313,9 +313,8 @@ int main(int argc, char **argv)
 	       1e6 / cs8w, 1e6 / io8);
 	printf(" (CS/ioctl %.2f)\n", io8 / cs8);
 	if (async8 > 0 && async8w > 0)
-		printf("  8 B copy, CS on the workqueue (cs_inline_mb=0):"
-		       " poll %.2f us, wait %.2f us\n",
-		       1e6 / async8, 1e6 / async8w);
+		printf("  8 B copy, CS on the workqueue (cs_inline_mb=0): %s %.2f us, %s %.2f us\n",
+		       "poll", 1e6 / async8, "wait", 1e6 / async8w);
 	printf("  dma-buf exports        %9.0f /s\n", exports);
 	return 0;
 }

@@ -1424,6 +1424,148 @@ static void test_cs(int accel, int legacy)
 	free(cb);
 }
 
+/* One submitter of test_cs_inline's threads: in-order memsets of a word */
+struct inline_thread {
+	int fd;
+	int ok;
+	u64 word_va;		/* 8 bytes of @word, mapped */
+	u64 big_va;		/* INLINE_BIG bytes of @big, mapped */
+	u64 word;
+	unsigned char *big;
+};
+
+#define INLINE_ROUNDS	200
+#define INLINE_BIG	(17 * MB)
+
+/* hcs_copy, again while the 64 in-flight slots are taken */
+static int inline_copy(struct hcs *e, u32 q, u64 dst, u64 val, u32 size,
+		       u64 *seq)
+{
+	int ret;
+
+	do {
+		ret = hcs_copy(e, q, dst, val, size, LIN_DMA_MEMSET, seq);
+		if (ret == -EAGAIN)
+			usleep(1000);
+	} while (ret == -EAGAIN);
+	return ret;
+}
+
+static void *inline_submitter(void *arg)
+{
+	struct inline_thread *t = arg;
+	u32 status = 0;
+	u64 seq = 0, i;
+	struct hcs e;
+	int ret;
+
+	ret = hcs_init(&e, t->fd, 0);
+	for (i = 1; i <= INLINE_ROUNDS && !ret; i++) {
+		/* every 50th a memset larger than cs_inline_mb: queued */
+		if (!(i % 50))
+			ret = inline_copy(&e, Q_PDMA_0_0, t->big_va, i,
+					  INLINE_BIG, &seq);
+		ret = ret ? ret : inline_copy(&e, Q_PDMA_0_1, t->word_va, i, 8,
+					      &seq);
+	}
+	ret = ret ? ret : hcs_wait(&e, seq, 20000000, &status);
+	t->ok = !ret && status == HL_WAIT_CS_STATUS_COMPLETED &&
+		t->word == INLINE_ROUNDS && t->big[0] == INLINE_ROUNDS &&
+		t->big[INLINE_BIG - 8] == INLINE_ROUNDS;
+	if (!t->ok)
+		printf("# submitter: %d, status %u, word %llu, big %u\n", ret,
+		       status, (unsigned long long)t->word, t->big[0]);
+	free(e.cb);
+	return NULL;
+}
+
+/*
+ * A small CS submitted to an idle context runs before the ioctl returns
+ * (cs_inline_mb); one submitted behind a queued CS waits its turn.
+ */
+static void test_cs_inline(int accel)
+{
+	size_t big = 32 * MB;
+	unsigned char *src = aligned_alloc(PAGE, PAGE);
+	unsigned char *dst = aligned_alloc(PAGE, PAGE);
+	unsigned char *bs = aligned_alloc(PAGE, big);
+	unsigned char *bd = aligned_alloc(PAGE, big);
+	u64 inl = read_param("cs_inline_mb"), sva, dva, bsva, bdva, seq, seq2;
+	struct inline_thread t[2] = {};
+	pthread_t th[2];
+	u32 st, st2;
+	struct hcs e;
+	char val[32];
+	int fd, ret, i;
+
+	tap_ok(inl == 16, "cs_inline_mb is 16 by default (%llu)",
+	       (unsigned long long)inl);
+	fd = hlsim_open_compute(accel);
+	fill(src, PAGE, 3);
+	memset(dst, 0, PAGE);
+	memset(bs, 0x11, big);
+	memset(bd, 0, big);
+	ret = hcs_init(&e, fd, 0);
+	ret = ret ? ret : hl_map_host(fd, src, PAGE, &sva);
+	ret = ret ? ret : hl_map_host(fd, dst, PAGE, &dva);
+	ret = ret ? ret : hl_map_host(fd, bs, big, &bsva);
+	ret = ret ? ret : hl_map_host(fd, bd, big, &bdva);
+	tap_ok(!ret, "host buffers mapped (%d)", ret);
+
+	ret = hcs_copy(&e, Q_PDMA_0_0, dva, sva, 8, 0, &seq);
+	tap_ok(!ret && !memcmp(dst, src, 8),
+	       "an 8-byte CS to an idle context has copied when the ioctl returns");
+	ret = ret ? ret : hcs_wait(&e, seq, 0, &st);
+	tap_ok(!ret && st == HL_WAIT_CS_STATUS_COMPLETED, "and polls COMPLETED");
+
+	/* 32 MiB (> cs_inline_mb) is queued; the 8-byte memset after it too */
+	ret = hcs_copy(&e, Q_PDMA_0_0, bdva, bsva, big, 0, &seq);
+	ret = ret ? ret : hcs_copy(&e, Q_PDMA_0_1, bdva, 0x2222222222222222ULL,
+				   8, LIN_DMA_MEMSET, &seq2);
+	ret = ret ? ret : hcs_wait(&e, seq2, 0, &st2);
+	ret = ret ? ret : hcs_wait(&e, seq, 0, &st);
+	tap_ok(!ret && (st2 != HL_WAIT_CS_STATUS_COMPLETED ||
+			st == HL_WAIT_CS_STATUS_COMPLETED),
+	       "a CS behind a queued one does not complete first (%u, %u)",
+	       st, st2);
+	ret = ret ? ret : hcs_wait(&e, seq2, 20000000, &st2);
+	ret = ret ? ret : hcs_wait(&e, seq, 0, &st);
+	tap_ok(!ret && st == HL_WAIT_CS_STATUS_COMPLETED &&
+	       st2 == HL_WAIT_CS_STATUS_COMPLETED && bd[0] == 0x22 &&
+	       bd[7] == 0x22 && bd[8] == 0x11 && bd[big - 1] == 0x11,
+	       "both complete, in submission order");
+
+	/* cs_inline_mb=0: every CS on the workqueue */
+	tap_ok(!write_param("cs_inline_mb", "0"), "cs_inline_mb=0");
+	memset(dst, 0, PAGE);
+	tap_ok(!hcs_copy_sync(&e, Q_PDMA_0_0, dva, sva, PAGE, 0) &&
+	       !memcmp(dst, src, PAGE), "a CS on the workqueue copies");
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)inl);
+	write_param("cs_inline_mb", val);
+
+	/* two threads submitting to one context, small and queued CSs mixed */
+	for (i = 0; i < 2; i++) {
+		t[i].fd = fd;
+		t[i].big = i ? bd : bs;
+		t[i].big_va = i ? bdva : bsva;
+		ret = hl_map_host(fd, &t[i].word, 8, &t[i].word_va);
+		if (ret)
+			break;
+	}
+	for (i = 0; i < 2 && !ret; i++)
+		pthread_create(&th[i], NULL, inline_submitter, &t[i]);
+	for (i = 0; i < 2 && !ret; i++)
+		pthread_join(th[i], NULL);
+	tap_ok(!ret && t[0].ok && t[1].ok,
+	       "two threads on one context: each one's CSs run in its order");
+	close(fd);
+	free(src);
+	free(dst);
+	free(bs);
+	free(bd);
+	free(e.cb);
+}
+
 static void test_cs_faults(int accel)
 {
 	unsigned char *buf = aligned_alloc(PAGE, PAGE);
@@ -1585,6 +1727,7 @@ int main(int argc, char **argv)
 	test_memcg(accel);
 	test_userptr(accel);
 	test_cs(accel, 0);
+	test_cs_inline(accel);
 	test_cs_faults(accel);
 	return tap_done();
 }
