@@ -118,6 +118,23 @@ checkpatch() {
 	fi
 }
 
+# dpkg-buildpackage + lintian (contrib/build-debs.sh); the VM suite then
+# installs them (test/vm/packages.sh)
+packages() {
+	local out
+	if out=$("$top/contrib/build-debs.sh" "$top/$build/debs" 2>&1) &&
+	   grep -q "ucx/libuct_habana.so.0$" <<<"$out" &&
+	   grep -q "ucx/libucx_perftest_habana.so.0$" <<<"$out" &&
+	   grep -q "usr/src/hlsim-0.1/dkms.conf$" <<<"$out"; then
+		grep -E "^(lintian|[a-z-]+_.*deb:|  Depends)" <<<"$out"
+		echo "1 passed, 0 failed"
+	else
+		echo "$out" | tail -n 40
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+
 vm_suite() { "$top/contrib/vm/run.sh" --timeout 1800 "$top/test/vm/suite.sh"; }
 
 run_checks() {
@@ -126,6 +143,7 @@ run_checks() {
 		"$top/contrib/devroot-selftest.sh"
 	ib_checks
 	run_suite "checkpatch --strict on kernel/" checkpatch
+	run_suite "Debian packages (dpkg-buildpackage, lintian)" packages
 	run_suite "VM suite (hlsim driver, sid kernel in qemu)" vm_suite
 	echo "total: $total_passed passed, $total_failed failed"
 	[ "$total_failed" -eq 0 ]

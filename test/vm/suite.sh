@@ -189,6 +189,12 @@ if check "hlsim loads with 2 devices" load_hlsim; then
 		     "(contrib/ucx-ib.sh needs ../shared/ucx)"
 	fi
 	check "hlsim unloads, kernel log clean" unload_hlsim_clean_log
+	if ls "$build"/debs/hlsim-dkms_*.deb >/dev/null 2>&1; then
+		check "install from the Debian packages, hlsim by DKMS" \
+			"$top/test/vm/packages.sh" "$build/debs"
+	else
+		echo "SKIP: install from packages: no $build/debs (contrib/build-debs.sh)"
+	fi
 fi
 
 echo "$passed passed, $failed failed"
