@@ -116,7 +116,8 @@ struct hlsim_dma_op {
 
 /**
  * struct hlsim_cs - one command submission
- * @ref: held by the context's slot, by the queued work and by the timeout
+ * @ref: held by the context's slot, by the queued work, by the timeout and
+ *       by the submitting thread executing the CS itself
  * @ctx: the submitting context (outlives the CS's work: see fini)
  * @seq: sequence number
  * @done: completed (executed, refused, timed out or aborted)
@@ -562,7 +563,7 @@ static bool hlsim_cs_claim_inline(struct hlsim_ctx *ctx, struct hlsim_cs *cs)
 		return false;
 	if (atomic_read(&csc->queued))
 		return false;
-	/* held by a CS executing in a submitting thread */
+	/* busy: another submitting thread executes its CS */
 	return mutex_trylock(&csc->exec_lock);
 }
 
