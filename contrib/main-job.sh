@@ -27,6 +27,7 @@ if [ "${1:-}" = "--installed" ]; then
 	prog=/usr/libexec/ucx-habana/hlmpi_test
 	device="the installed plugin, on this machine's devices"
 	env_opts=()
+	per_rank_device=1
 	need=("$prog")
 else
 	build=$(cd "${1:-$top/build}" && pwd)
@@ -43,16 +44,25 @@ for f in "${need[@]}"; do
 	[ -e "$f" ] || { echo "main-job: $f is missing (build first)" >&2; exit 1; }
 done
 
-# run NAME TEST DEVICE SEND RECV: one 2-rank run; output in $work/NAME
+# run NAME TEST DEVICE SEND RECV: one 2-rank run; output in $work/NAME.
+# With real devices each rank takes its own (HLMEM_DEVICE = its rank)
 run() {
-	local name=$1 test=$2 device=$3 send=$4 recv=$5
+	local name=$1 test=$2 device=$3 send=$4 recv=$5 r args apps=()
+	args=("$prog" "$test" -d "$device" -m 8:4194304 -i 200 -x 20 "$send"
+	      "$recv")
+	if [ -n "${per_rank_device:-}" ]; then
+		for r in 0 1; do
+			[ "$r" -eq 0 ] || apps+=(:)
+			apps+=(-np 1 -x HLMEM_DEVICE=$r "${args[@]}")
+		done
+	else
+		apps=(-np 2 "${args[@]}")
+	fi
 	env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-		timeout 300 mpirun -np 2 --map-by :OVERSUBSCRIBE --mca pml ucx \
+		timeout 300 mpirun --map-by :OVERSUBSCRIBE --mca pml ucx \
 		--mca pml_ucx_tls any --mca pml_ucx_devices any \
 		"${env_opts[@]}" -x UCX_TLS="$tls" -x UCX_HABANA_SUMMARY=y \
-		-x UCX_WARN_UNUSED_ENV_VARS=n \
-		"$prog" "$test" -d "$device" -m 8:4194304 -i 200 -x 20 \
-		"$send" "$recv" >"$work/$name" 2>&1 ||
+		-x UCX_WARN_UNUSED_ENV_VARS=n "${apps[@]}" >"$work/$name" 2>&1 ||
 		{ echo "main-job: $test $send $recv failed:" >&2
 		  tail -n 20 "$work/$name" >&2; exit 1; }
 	if grep -q " Fail$" "$work/$name"; then
