@@ -15,6 +15,7 @@ mkdir -p "$uct_only_dir"
 ln -sf "$plugin_dir/libuct_habana.so.0" "$uct_only_dir/libuct_habana.so.0"
 double=$builddir/test/double/.libs/libhl_double.so
 fake_version=$builddir/test/double/.libs/libfake_ucx_version.so
+fake_gaudi_gdr=$builddir/test/compat/.libs/libfake_gaudi_gdr.so
 verbs_double=$builddir/test/double/.libs/libverbs_double.so
 gtest=$builddir/test/gtest/gtest_habana
 
@@ -105,6 +106,26 @@ layout_mismatch_refused() {
 
 ucx_minor=$(ucx_info -v | sed -n 's/^# Library version: 1\.\([0-9]*\)\..*/\1/p')
 
+# UCX's own gaudi module (a stand-in named gaudi_gdr, as libuct_gaudi) with
+# a device: habana offers no MD and says why once; UCX_MODULES=^gaudi
+# brings it back
+gaudi_gdr_dir=$builddir/plugin-with-gaudi-gdr
+gaudi_gdr_steps_aside() {
+	local out
+	mkdir -p "$gaudi_gdr_dir"
+	ln -sf "$plugin_dir/libuct_habana.so.0" "$gaudi_gdr_dir/libuct_habana.so.0"
+	ln -sf "$fake_gaudi_gdr" "$gaudi_gdr_dir/libuct_gaudi.so.0"
+	out=$(env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$gaudi_gdr_dir" \
+		ucx_info -d 2>&1)
+	grep -o "habana: UCX's own gaudi module.*" <<<"$out" &&
+	[ "$(grep -c "habana: UCX's own gaudi" <<<"$out")" -eq 1 ] &&
+	! grep -q "Memory domain: habana" <<<"$out" &&
+	out=$(env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$gaudi_gdr_dir" \
+		UCX_MODULES='^gaudi' ucx_info -d 2>&1) &&
+	grep -q "Memory domain: habana" <<<"$out" &&
+	! grep -q "gaudi_gdr\|habana: UCX's own" <<<"$out"
+}
+
 demo_moves_and_exports() {
 	with_double "$builddir/test/apps/habana_demo" | grep -q "habana_demo: OK"
 }
@@ -169,6 +190,8 @@ check "UCX 1.21 (faked): plugin refuses to register, one line" \
 	version_mismatch_refused 21
 check "UCX 1.24 (faked): plugin refuses to register, one line" \
 	version_mismatch_refused 24
+check "UCX's gaudi module serving Gaudi memory: habana steps aside, one line" \
+	gaudi_gdr_steps_aside
 if [ "$ucx_minor" = 23 ]; then
 	check "UCX 1.22 faked on a 1.23 libuct: refused by the observed ops order" \
 		layout_mismatch_refused

@@ -236,14 +236,19 @@ uct_habana_layout_select(void *libuct, unsigned major, unsigned minor,
     char desc[512];
     size_t i;
 
-    uct_habana_layout_observe(libuct, observed);
+    /* Only a known release is probed: its dispatchers are known to do
+     * nothing but call the slot */
     for (i = 0; i < ucs_static_array_size(uct_habana_ucx_layouts); ++i) {
         layout = &uct_habana_ucx_layouts[i];
         if ((layout->major != major) || (layout->minor != minor)) {
             continue;
         }
 
-        known = 1;
+        if (!known) {
+            uct_habana_layout_observe(libuct, observed);
+            known = 1;
+        }
+
         if (uct_habana_layout_agrees(layout, observed)) {
             return layout;
         }
