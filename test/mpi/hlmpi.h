@@ -98,6 +98,11 @@ int hlmpi_cmd_allgather(void);
 int hlmpi_cmd_alltoall(void);
 int hlmpi_cmd_reduce(void);
 int hlmpi_cmd_allreduce(void);
+/* hlmpi_red.c: reductions etc. called on the buffers as they are */
+int hlmpi_cmd_reductions(void);
+int hlmpi_cmd_mixed(void);
+int hlmpi_cmd_collectives(void);
+int hlmpi_cmd_persistent(void);
 
 /* Logical AND of ok over all ranks */
 int hlmpi_all_ok(int ok);

@@ -37,6 +37,10 @@ static const struct {
     {"alltoall",  hlmpi_cmd_alltoall,  "MPI_Alltoall latency"},
     {"reduce",    hlmpi_cmd_reduce,    "MPI_Reduce (refused on device memory)"},
     {"allreduce", hlmpi_cmd_allreduce, "MPI_Allreduce (refused on device memory)"},
+    {"reductions", hlmpi_cmd_reductions, "every reduction, type, op, in place, verified"},
+    {"mixed",     hlmpi_cmd_mixed,     "reductions mixing host and device buffers"},
+    {"collectives", hlmpi_cmd_collectives, "the other collectives, bytes verified"},
+    {"persistent", hlmpi_cmd_persistent, "MPI_Allreduce_init: refused on device memory"},
 };
 
 /* Host scratch for patterns, grown on demand */
