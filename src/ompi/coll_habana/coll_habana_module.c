@@ -25,7 +25,7 @@
  *    in front of the callback that component may have set), so it is in
  *    place when MPI_Wait/MPI_Test returns;
  *  - persistent (MPI_Allreduce_init, ...): refused on device buffers with
- *    one line and OMPI_ERR_NOT_SUPPORTED (the error handler reports it).
+ *    one line and MPI_ERR_BUFFER (the error handler reports it).
  *
  * On intercommunicators only allreduce, reduce and their non-blocking and
  * persistent forms are installed (reduce_local as well).
@@ -594,7 +594,7 @@ static int habana_refuse(const char *call, const void *sbuf, const void *rbuf)
     static int mca_coll_habana_##_api _params \
     { \
         if (habana_refuse(_name, sbuf, rbuf)) { \
-            return OMPI_ERR_NOT_SUPPORTED; \
+            return MPI_ERR_BUFFER; \
         } \
         return HABANA_NEXT(module, _api) _args; \
     }
