@@ -238,6 +238,26 @@ habana_topo_path_t habana_topo_classify(habana_topo_t *topo,
     return HABANA_TOPO_PATH_SYSTEM;
 }
 
+int habana_topo_nearest(habana_topo_t *topo, habana_topo_obj_t obj,
+                        const habana_topo_obj_t *objs, unsigned count,
+                        habana_topo_path_t *path_p)
+{
+    habana_topo_path_t best = HABANA_TOPO_PATH_UNKNOWN, path;
+    int nearest             = -1;
+    unsigned i;
+
+    for (i = 0; i < count; ++i) {
+        path = habana_topo_classify(topo, obj, objs[i]);
+        if (path < best) {
+            best    = path;
+            nearest = i;
+        }
+    }
+
+    *path_p = best;
+    return nearest;
+}
+
 const char *habana_topo_path_name(habana_topo_path_t path)
 {
     return (path < HABANA_TOPO_PATH_LAST) ? habana_topo_path_names[path] :

@@ -64,6 +64,14 @@ habana_topo_path_t habana_topo_classify(habana_topo_t *topo,
                                         habana_topo_obj_t a,
                                         habana_topo_obj_t b);
 
+/*
+ * Of the @count devices @objs, the index of the nearest to @obj (the first
+ * of equals), or -1 if no path is known; the path into *@path_p
+ */
+int habana_topo_nearest(habana_topo_t *topo, habana_topo_obj_t obj,
+                        const habana_topo_obj_t *objs, unsigned count,
+                        habana_topo_path_t *path_p);
+
 /* "same PCIe switch", "same host bridge", "same socket", "across
  * sockets", "same PCI device", "unknown" */
 const char *habana_topo_path_name(habana_topo_path_t path);

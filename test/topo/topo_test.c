@@ -55,7 +55,8 @@ int main(int argc, char **argv)
 {
     static const char *expected_rdma[] = {"mlx5_1", "mlx5_0", "mlx5_2",
                                           "mlx5_3"};
-    habana_topo_obj_t iter = NULL, acc0;
+    habana_topo_obj_t iter = NULL, acc0, nics[4];
+    habana_topo_path_t path;
     habana_topo_t *topo;
     const char *name;
     char why[256], bus[32];
@@ -113,6 +114,25 @@ int main(int argc, char **argv)
     }
     expect(order_ok && (count == 4), "RDMA devices: mlx5_1 mlx5_0 mlx5_2 "
                                      "mlx5_3, in topology order");
+
+    for (count = 0; count < 4; ++count) {
+        nics[count] = habana_topo_find_rdma(topo, expected_rdma[count], NULL);
+    }
+    expect((habana_topo_nearest(topo, acc0, nics, 4, &path) == 1) &&
+           (path == HABANA_TOPO_PATH_SWITCH),
+           "nearest to habana0: mlx5_0, same PCIe switch");
+    expect((habana_topo_nearest(topo, habana_topo_find_pci(topo, "3b:00.0"),
+                                nics, 4, &path) == 3) &&
+           (path == HABANA_TOPO_PATH_SWITCH),
+           "nearest to habana1: mlx5_3, same PCIe switch");
+    expect((habana_topo_nearest(topo, acc0, nics, 1, &path) == 0) &&
+           (path == HABANA_TOPO_PATH_HOST_BRIDGE),
+           "nearest to habana0 of mlx5_1 alone: same host bridge");
+    expect((habana_topo_nearest(topo, habana_topo_find_pci(topo, "3b:00.0"),
+                                nics, 3, &path) == 0) &&
+           (path == HABANA_TOPO_PATH_SYSTEM),
+           "nearest to habana1 of mlx5_1, mlx5_0, mlx5_2: the first, "
+           "across sockets");
 
     habana_topo_close(topo);
     printf("%d passed, %d failed\n", passed, failed);
