@@ -9,13 +9,24 @@
  * dma-buf, exactly as the habana memory domain does for UCX; for every
  * RDMA device it then registers that dma-buf with ibv_reg_dmabuf_mr, as
  * UCX's IB memory domain does.  It prints, per pair, whether zero copy
- * works and, if not, the cause and the fix.
+ * works and, if not, the cause and the fix, beside the PCI path between
+ * the two (same PCIe switch / same host bridge / same socket / across
+ * sockets) and their NUMA nodes, from hwloc's topology (HWLOC_XMLFILE
+ * replaces the machine's), and per accelerator its nearest RDMA device.
+ * -t: the topology only (no allocation, no export).
  *
  * Exit status: 0 if the check ran (whatever its verdicts), 1 if there is
  * no Habana device or no RDMA device, 2 on a usage error.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include <src/tools/hlmem/hlmem.h>
 #include <src/uct/habana/base/habana_nic.h>
+#ifdef HAVE_HWLOC
+#include <src/common/habana_topo.h>
+#endif
 
 #include <infiniband/verbs.h>
 
@@ -26,6 +37,14 @@
 #include <unistd.h>
 
 #define DEFAULT_SIZE (2 * 1024 * 1024)
+#define MAX_NICS     64
+
+/* How each accelerator x RDMA device pair is connected */
+typedef struct {
+    char bus_id[32];           /* the accelerator's PCI address, "" if none */
+    char numa[32];             /* its NUMA nodes, "?" */
+    char path[MAX_NICS][64];   /* per RDMA device: "path: ..., numa ..." */
+} topo_row_t;
 
 typedef struct {
     const char *cause;
@@ -105,20 +124,86 @@ static verdict_t import_verdict(int err)
 }
 
 static void print_verdict(const char *acc, const char *nic, int ok,
-                          verdict_t verdict)
+                          verdict_t verdict, const char *path)
 {
     if (ok) {
-        printf("%-10s <-> %-12s zero-copy: YES\n", acc, nic);
+        printf("%-10s <-> %-12s zero-copy: YES  %s\n", acc, nic, path);
     } else {
-        printf("%-10s <-> %-12s zero-copy: NO\n", acc, nic);
+        printf("%-10s <-> %-12s zero-copy: NO   %s\n", acc, nic, path);
         printf("    error: %s: %s (errno %d)\n", verdict.call,
                strerror(verdict.err), verdict.err);
         printf("    cause: %s\n    fix:   %s\n", verdict.cause, verdict.fix);
     }
 }
 
+#ifdef HAVE_HWLOC
+/*
+ * The path classes of accelerator @acc to each RDMA device into @row, and
+ * one line: its PCI address, NUMA nodes and nearest RDMA device
+ */
+static void topo_accelerator(habana_topo_t *topo, int acc,
+                             struct ibv_device **nics, int num_nics,
+                             topo_row_t *row)
+{
+    habana_topo_obj_t acc_obj, nic_obj[MAX_NICS];
+    habana_topo_path_t path;
+    char nic_numa[32];
+    int i, nearest;
+
+    if (hlmem_device_pci_bus_id(acc, row->bus_id, sizeof(row->bus_id)) != 0) {
+        row->bus_id[0] = '\0';
+    }
+    acc_obj = habana_topo_find_pci(topo, row->bus_id);
+    habana_topo_numa(topo, acc_obj, row->numa, sizeof(row->numa));
+    for (i = 0; i < num_nics; ++i) {
+        nic_obj[i] = habana_topo_find_rdma(topo,
+                                           ibv_get_device_name(nics[i]),
+                                           nics[i]->ibdev_path);
+        path       = habana_topo_classify(topo, acc_obj, nic_obj[i]);
+        habana_topo_numa(topo, nic_obj[i], nic_numa, sizeof(nic_numa));
+        snprintf(row->path[i], sizeof(row->path[i]), "path: %-17s numa %s|%s",
+                 habana_topo_path_name(path), row->numa, nic_numa);
+    }
+
+    nearest = habana_topo_nearest(topo, acc_obj, nic_obj, num_nics, &path);
+    if (acc_obj == NULL) {
+        printf("habana%d (%s): not in the PCI topology\n", acc,
+               (row->bus_id[0] != '\0') ? row->bus_id : "not on PCI");
+    } else if (nearest < 0) {
+        printf("habana%d (%s): numa %s, no RDMA device in the PCI "
+               "topology\n", acc, row->bus_id, row->numa);
+    } else {
+        printf("habana%d (%s): numa %s, nearest RDMA device %s (%s)\n", acc,
+               row->bus_id, row->numa, ibv_get_device_name(nics[nearest]),
+               habana_topo_path_name(path));
+    }
+}
+#endif
+
+static void topo_rows(struct ibv_device **nics, int num_nics, int num_accs,
+                      topo_row_t *rows)
+{
+#ifdef HAVE_HWLOC
+    habana_topo_t *topo;
+    char why[256];
+    int acc;
+
+    if (habana_topo_open(NULL, &topo, why, sizeof(why)) == 0) {
+        for (acc = 0; acc < num_accs; ++acc) {
+            topo_accelerator(topo, acc, nics, num_nics, &rows[acc]);
+        }
+        habana_topo_close(topo);
+        return;
+    }
+
+    printf("no PCI topology: %s\n", why);
+#else
+    printf("no PCI topology: built without hwloc\n");
+#endif
+}
+
 static void check_accelerator(int acc, struct ibv_device **nics, int num_nics,
-                              size_t size)
+                              size_t size, const topo_row_t *row)
 {
     char name[24];
     size_t offset;
@@ -137,13 +222,13 @@ static void check_accelerator(int acc, struct ibv_device **nics, int num_nics,
     for (i = 0; i < num_nics; ++i) {
         if (ret < 0) {
             print_verdict(name, ibv_get_device_name(nics[i]), 0,
-                          export_verdict(-ret));
+                          export_verdict(-ret), row->path[i]);
             continue;
         }
         int err = uct_habana_nic_try_import(nics[i], fd, offset, size,
                                             (uintptr_t)ptr);
         print_verdict(name, ibv_get_device_name(nics[i]), err == 0,
-                      import_verdict(err));
+                      import_verdict(err), row->path[i]);
     }
 
     if (ret == 0) {
@@ -156,15 +241,21 @@ int main(int argc, char **argv)
 {
     size_t size = DEFAULT_SIZE;
     struct ibv_device **nics;
-    int num_accs, num_nics, opt, acc;
+    int num_accs, num_nics, opt, acc, i, topo_only = 0;
+    topo_row_t *rows;
 
-    while ((opt = getopt(argc, argv, "s:h")) != -1) {
+    while ((opt = getopt(argc, argv, "s:th")) != -1) {
         switch (opt) {
         case 's':
             size = strtoull(optarg, NULL, 0);
             break;
+        case 't':
+            topo_only = 1;
+            break;
         default:
-            fprintf(stderr, "usage: %s [-s buffer_size]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t] [-s buffer_size]\n"
+                    "  -t  PCI paths and NUMA nodes only, no zero-copy "
+                    "check\n", argv[0]);
             return 2;
         }
     }
@@ -187,10 +278,32 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    for (acc = 0; acc < num_accs; ++acc) {
-        check_accelerator(acc, nics, num_nics, size);
+    if (num_nics > MAX_NICS) {
+        printf("checking the first %d of %d RDMA devices\n", MAX_NICS,
+               num_nics);
+        num_nics = MAX_NICS;
     }
 
+    rows = calloc(num_accs, sizeof(*rows)); /* paths "" without topology */
+    if (rows == NULL) {
+        printf("out of memory\n");
+        ibv_free_device_list(nics);
+        return 1;
+    }
+
+    topo_rows(nics, num_nics, num_accs, rows);
+    for (acc = 0; acc < num_accs; ++acc) {
+        if (!topo_only) {
+            check_accelerator(acc, nics, num_nics, size, &rows[acc]);
+            continue;
+        }
+        for (i = 0; i < num_nics; ++i) {
+            printf("habana%-4d <-> %-12s %s\n", acc,
+                   ibv_get_device_name(nics[i]), rows[acc].path[i]);
+        }
+    }
+
+    free(rows);
     ibv_free_device_list(nics);
     return 0;
 }
