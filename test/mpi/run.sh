@@ -198,6 +198,64 @@ else
 	echo "SKIP: Open MPI accelerator component not built ($acc_so)"
 fi
 
+# Open MPI coll component (mca_coll_habana.so): stages every reduction on
+# device buffers through host memory, in front of tuned/han/ucc.  The
+# reduction matrix (hlmpi_test reductions: allreduce, reduce,
+# reduce_scatter(_block), scan, exscan, reduce_local and the non-blocking
+# forms x int/float/double x sum/max/min/prod/band x in place or not, every
+# element verified) at 2, 3 and 4 ranks over sm and tcp: up to 4 MiB at 2
+# ranks sm and 4 ranks tcp, up to 256 KiB for the others (time of make
+# check); host and device buffers mixed in one communicator; the other
+# collectives on device buffers; persistent reductions refused; coll/ucc
+# on host buffers, and with it enabled device buffers still staged.
+coll_so=$plugin_dir/mca_coll_habana.so
+coll=(--mca mca_base_component_path "$plugin_dir" --mca accelerator habana
+	-x LD_LIBRARY_PATH="$plugin_dir")
+ucc=(--mca coll_ucc_enable 1 --mca coll_ucc_priority 80)
+if [ -e "$coll_so" ] && [ -e "$acc_so" ]; then
+	if env OMPI_MCA_mca_base_component_path="$plugin_dir" \
+		LD_LIBRARY_PATH="$plugin_dir" ompi_info | grep -q "MCA coll: habana"; then
+		echo "PASS: ompi_info lists coll habana"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: ompi_info does not list coll habana ($coll_so)"
+		failed=$((failed + 1))
+	fi
+	for run in "2 sm 4194304" "3 sm 262144" "4 sm 262144" \
+		"2 tcp 262144" "3 tcp 262144" "4 tcp 4194304"; do
+		set -- $run
+		[ "$quick" -eq 0 ] && set -- "$1" "$2" 4194304
+		hlmpi_np=$1 check "coll habana: reduction matrix D, $1 ranks, $2, to $3 B" 0 \
+			"cases, 0 failed: Pass" "$2,habana" "${coll[@]}" \
+			--mca coll_habana_verbose 1 -- reductions -d habana -m "$3"
+	done
+	hlmpi_np=3 check "coll habana: host and device buffers mixed, 3 ranks, sm" 0 \
+		"split communicator between device ones: Pass" sm,habana "${coll[@]}" -- \
+		mixed -d habana -m 262144
+	hlmpi_np=3 check "coll habana: other collectives D, 3 ranks, tcp" 0 \
+		"ialltoall .* Pass" tcp,habana "${coll[@]}" -- collectives -d habana
+	check "coll habana: MPI_Allreduce_init D refused (MPI_ERR_BUFFER)" 0 \
+		"refused: MPI_ERR_BUFFER" sm,habana "${coll[@]}" -- persistent -d habana
+	check "coll habana: staging buffers pooled" 0 \
+		"pool_allocs=[0-9] pool_hits=[0-9][0-9][0-9]" sm,habana "${coll[@]}" \
+		--mca coll_habana_verbose 1 -- reductions -d habana -m 4000
+	hlmpi_np=3 check "coll ucc: reduction matrix H, 3 ranks, sm" 0 \
+		"running ucc allreduce" sm,habana "${coll[@]}" "${ucc[@]}" \
+		--mca coll_ucc_verbose 3 -- reductions -d host -m 262144
+	check "coll ucc enabled: reduction matrix D staged by coll habana, 2 ranks, tcp" 0 \
+		"cases, 0 failed: Pass" tcp,habana "${coll[@]}" "${ucc[@]}" -- \
+		reductions -d habana -m 262144
+	if [ "$quick" -eq 0 ]; then
+		hlmpi_np=4 check "coll habana: host and device buffers mixed, 4 ranks, tcp" 0 \
+			"split communicator between device ones: Pass" tcp,habana "${coll[@]}" -- \
+			mixed -d habana
+		check "coll habana: reduction matrix H, 2 ranks, sm" 0 \
+			"cases, 0 failed: Pass" sm,habana "${coll[@]}" -- reductions -d host
+	fi
+else
+	echo "SKIP: Open MPI coll component not built ($coll_so)"
+fi
+
 # A corrupted byte is reported and fails the run
 check "corruption detected" 1 "MISMATCH" "$tls" \
 	-x HLMPI_TEST_CORRUPT=1 -- bw -d habana -m 4096:4096 -i 2 -x 0 -r 0 D D
