@@ -30,7 +30,8 @@ devroot() { (cd "$build" && "$in_devroot" "$@"); }
 
 plugin_env="UCX_PLUGIN_PATH=$build/.libs HL_DOUBLE_DEVICES=2"
 
-kernel_suite() { "$top/kernel/tests/vm-suite.sh" "${FUZZ_CALLS:-10000}"; }
+# 20,000 calls: at least 10,000 of them on USERPTR/CS/WAIT_CS
+kernel_suite() { "$top/kernel/tests/vm-suite.sh" "${FUZZ_CALLS:-20000}"; }
 
 load_hlsim() {
 	ip link set lo up &&
