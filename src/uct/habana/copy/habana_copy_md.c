@@ -8,6 +8,7 @@
 
 #include "habana_copy_md.h"
 
+#include <src/uct/habana/base/habana_nearest.h>
 #include <src/uct/habana/base/habana_mem.h>
 #include <src/uct/habana/base/habana_stats.h>
 #include <ucs/sys/math.h>
@@ -502,6 +503,7 @@ static ucs_status_t uct_habana_md_open(uct_component_t *component,
     pthread_mutex_init(&md->lock, NULL);
     ucs_debug("habana: %u usable NIC(s) for zero copy: %s", md->num_nics,
               md->nics);
+    uct_habana_dev_list_report_nearest(&md->devs);
     uct_habana_mem_init();
     *md_p = &md->super;
     return UCS_OK;
