@@ -103,6 +103,7 @@ int hlmpi_cmd_reductions(void);
 int hlmpi_cmd_mixed(void);
 int hlmpi_cmd_collectives(void);
 int hlmpi_cmd_persistent(void);
+int hlmpi_cmd_allreduce_dh(void);
 
 /* Logical AND of ok over all ranks */
 int hlmpi_all_ok(int ok);

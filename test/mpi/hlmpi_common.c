@@ -41,6 +41,7 @@ static const struct {
     {"mixed",     hlmpi_cmd_mixed,     "reductions mixing host and device buffers"},
     {"collectives", hlmpi_cmd_collectives, "the other collectives, bytes verified"},
     {"persistent", hlmpi_cmd_persistent, "MPI_Allreduce_init: refused on device memory"},
+    {"allreduce_dh", hlmpi_cmd_allreduce_dh, "allreduce latency, D vs H, 8 B to 16 MiB"},
 };
 
 /* Host scratch for patterns, grown on demand */

@@ -195,7 +195,7 @@ static int red_case(red_ctx_t *c, red_kind_t kind, int t, red_op_t op,
     MPI_Datatype dt = red_types[t].dt;
     hlmpi_buf_t *sb = &c->s[pl.s], *rb = &c->r[pl.r];
     size_t in_count, out_count, out_off = 0, i, total = 0;
-    int rcounts[64], first = 0, last = n - 1, check = 1, rc = MPI_SUCCESS;
+    int rcounts[64] = {0}, first = 0, last = n - 1, check = 1, rc = MPI_SUCCESS;
     int is_reduce = (kind == R_REDUCE) || (kind == R_IREDUCE);
     MPI_Request req;
     const void *sarg;
@@ -629,4 +629,72 @@ int hlmpi_cmd_persistent(void)
     hlmpi_buf_free(&s);
     hlmpi_buf_free(&r);
     return hlmpi_all_ok(ok) ? HLMPI_EXIT_OK : HLMPI_EXIT_FAIL;
+}
+
+/* ---- figures: allreduce latency, device vs host buffers, one run --------- */
+
+static double dh_time(void *s, void *r, size_t count, int iters, int warmup)
+{
+    double t0 = 0, local, max;
+    int i;
+
+    for (i = 0; i < warmup + iters; ++i) {
+        if (i == warmup) {
+            MPI_Barrier(MPI_COMM_WORLD);
+            t0 = MPI_Wtime();
+        }
+        MPI_Allreduce(s, r, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    }
+    local = (MPI_Wtime() - t0) * 1e6 / iters;
+    MPI_Allreduce(&local, &max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return max;
+}
+
+int hlmpi_cmd_allreduce_dh(void)
+{
+    static const size_t sizes[] = {8, 65536, 1048576, 16777216};
+    const int me = hlmpi_opts.rank;
+    hlmpi_buf_t hs, hr, ds, dr;
+    red_place_t dd = {HLMPI_MEM_DEVICE, HLMPI_MEM_DEVICE};
+    red_ctx_t c;
+    size_t si, count;
+    double th, td;
+    int iters, ok;
+
+    if (!hlmpi_opts.device) {
+        hlmpi_die(HLMPI_EXIT_USAGE, "allreduce_dh needs -d habana");
+    }
+    hlmpi_buf_alloc(&hs, HLMPI_MEM_HOST, sizes[3]);
+    hlmpi_buf_alloc(&hr, HLMPI_MEM_HOST, sizes[3]);
+    hlmpi_buf_alloc(&ds, HLMPI_MEM_DEVICE, sizes[3]);
+    hlmpi_buf_alloc(&dr, HLMPI_MEM_DEVICE, sizes[3]);
+    red_ctx_init(&c, sizes[3] / (size_t)(hlmpi_opts.nprocs + 1) + 1);
+    if (me == 0) {
+        printf("# hlmpi Allreduce latency, MPI_FLOAT MPI_SUM, device (D) vs host (H) "
+               "buffers, %d ranks, max over ranks\n", hlmpi_opts.nprocs);
+        printf("%-12s %14s %14s %8s %8s %12s\n", "# Size", "H (us)", "D (us)",
+               "D/H", "Iters", "Validation");
+    }
+    for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); ++si) {
+        count = sizes[si] / sizeof(float);
+        iters = (sizes[si] >= (1u << 20)) ? hlmpi_opts.iters / 10 :
+                hlmpi_opts.iters;
+        if (iters < 1) {
+            iters = 1;
+        }
+        th = dh_time(hs.ptr, hr.ptr, count, iters, 2);
+        td = dh_time(ds.ptr, dr.ptr, count, iters, 2);
+        /* the device result verified once per size */
+        ok = hlmpi_all_ok(red_case(&c, R_ALLREDUCE, 1, OP_SUM, 0, count, dd, 0));
+        if (me == 0) {
+            printf("%-12zu %14.2f %14.2f %8.2f %8d %12s\n", sizes[si], th, td,
+                   td / th, iters, ok ? "Pass" : "Fail");
+        }
+    }
+    red_ctx_fini(&c);
+    hlmpi_buf_free(&hs);
+    hlmpi_buf_free(&hr);
+    hlmpi_buf_free(&ds);
+    hlmpi_buf_free(&dr);
+    return HLMPI_EXIT_OK;
 }
