@@ -163,6 +163,7 @@ if [ -f "$verbs_double" ]; then
 else
 	echo "SKIP: zero-copy decision gtests (built without libibverbs)"
 fi
+check "PCI path classes from hwloc, two-switch XML topology (test/topo/run.sh)" "$srcdir/test/topo/run.sh" "$builddir" "$srcdir"
 for abi in accel misc; do
 	for tls in tcp,habana sm,habana; do
 		check "gtest UCP abi=$abi UCX_TLS=$tls" gtest_ucp "$abi" "$tls"
