@@ -245,10 +245,12 @@ else
 fi
 
 # MPI on device buffers: Open MPI + pml ucx, 2 ranks, sm and tcp staged
-# through habana, data verified, refusals (test/mpi/run.sh -q, ~30 s)
+# through habana, data verified, refusals; the coll habana reduction
+# matrix at 2-4 ranks (test/mpi/run.sh -q, ~100 s; its coll lines shown)
 mpi_device_buffers() {
 	"$srcdir/test/mpi/run.sh" -q "$builddir" >"$builddir/mpi-tests.log" 2>&1 ||
 		{ cat "$builddir/mpi-tests.log"; return 1; }
+	grep "coll habana\|coll ucc\|passed, .* failed" "$builddir/mpi-tests.log" | sed 's/^/    /'
 }
 if [ -x "$builddir/test/mpi/hlmpi_test" ]; then
 	check "MPI on device buffers (test/mpi/run.sh -q)" mpi_device_buffers
