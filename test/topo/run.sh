@@ -72,6 +72,38 @@ if grep -q "zero-copy" <<<"$out"; then
 	fail=1
 fi
 
+# contrib/mpirun-bind.sh: each local rank's device, NIC and NUMA node
+bind() {
+	env -u UCX_NET_DEVICES LD_PRELOAD="$doubles" HL_DOUBLE_DEVICES=2 \
+		VERBS_DOUBLE_NICS=$nics HWLOC_XMLFILE="$xml" \
+		HABANA_ZCOPY_CHECK="$builddir/habana_zcopy_check" \
+		HABANA_BIND_DRYRUN=1 "$@" "$srcdir/contrib/mpirun-bind.sh" ./app 2>&1
+}
+bind_expect() {
+	local want=$1
+	shift
+	out=$(bind "$@")
+	if [ "$out" = "$want" ]; then
+		echo "ok  : mpirun-bind.sh $*: $want"
+	else
+		echo "FAIL: mpirun-bind.sh $*: '$out', expected '$want'"
+		fail=1
+	fi
+}
+if command -v hwloc-bind >/dev/null; then
+	hb="hwloc-bind -p --cpubind node:%s --membind node:%s --"
+	bind_expect "HLMEM_DEVICE=0 UCX_NET_DEVICES=mlx5_0:1 $(printf "$hb" 0 0) ./app" \
+		OMPI_COMM_WORLD_LOCAL_RANK=0
+	bind_expect "HLMEM_DEVICE=1 UCX_NET_DEVICES=mlx5_3:1 $(printf "$hb" 1 1) ./app" \
+		OMPI_COMM_WORLD_LOCAL_RANK=1
+	bind_expect "HLMEM_DEVICE=0 UCX_NET_DEVICES=mlx5_0:1 $(printf "$hb" 0 0) ./app" \
+		OMPI_COMM_WORLD_LOCAL_RANK=2
+	bind_expect "HLMEM_DEVICE=1 UCX_NET_DEVICES=mlx5_3:1 $(printf "$hb" 1 1) ./app" \
+		OMPI_COMM_WORLD_LOCAL_RANK=0 HABANA_BIND_DEVICES=1
+else
+	echo "SKIP: mpirun-bind.sh (no hwloc-bind)"
+fi
+
 # the plugin, at MD open, at debug level
 out=$(env LD_PRELOAD="$doubles" UCX_PLUGIN_PATH="$builddir/.libs" \
 	HL_DOUBLE_DEVICES=2 VERBS_DOUBLE_NICS=$nics HWLOC_XMLFILE="$xml" \

@@ -16,7 +16,7 @@
  * -t: the topology only (no allocation, no export).
  *
  * Exit status: 0 if the check ran (whatever its verdicts), 1 if there is
- * no Habana device or no RDMA device, 2 on a usage error.
+ * no Habana device or (without -t) no RDMA device, 2 on a usage error.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -161,8 +161,9 @@ static void topo_accelerator(habana_topo_t *topo, int acc,
                                            nics[i]->ibdev_path);
         path       = habana_topo_classify(topo, acc_obj, nic_obj[i]);
         habana_topo_numa(topo, nic_obj[i], nic_numa, sizeof(nic_numa));
-        snprintf(row->path[i], sizeof(row->path[i]), "path: %-17s numa %s|%s",
-                 habana_topo_path_name(path), row->numa, nic_numa);
+        snprintf(row->path[i], sizeof(row->path[i]),
+                 "path: %-17s numa %s|%s", habana_topo_path_name(path),
+                 row->numa, nic_numa);
     }
 
     nearest = habana_topo_nearest(topo, acc_obj, nic_obj, num_nics, &path);
@@ -262,6 +263,9 @@ int main(int argc, char **argv)
 
     num_accs = hlmem_device_count();
     nics     = ibv_get_device_list(&num_nics);
+    if (nics == NULL) {
+        num_nics = 0;
+    }
     printf("Habana devices: %d, RDMA devices: %d\n", num_accs,
            (nics != NULL) ? num_nics : 0);
     if (num_accs == 0) {
@@ -271,7 +275,7 @@ int main(int argc, char **argv)
         printf("no RDMA device: UCX will use tcp/sm and stage device "
                "buffers through host memory\n");
     }
-    if ((num_accs == 0) || (nics == NULL) || (num_nics == 0)) {
+    if ((num_accs == 0) || (!topo_only && (num_nics == 0))) {
         if (nics != NULL) {
             ibv_free_device_list(nics);
         }
@@ -287,7 +291,9 @@ int main(int argc, char **argv)
     rows = calloc(num_accs, sizeof(*rows)); /* paths "" without topology */
     if (rows == NULL) {
         printf("out of memory\n");
-        ibv_free_device_list(nics);
+        if (nics != NULL) {
+            ibv_free_device_list(nics);
+        }
         return 1;
     }
 
@@ -304,6 +310,8 @@ int main(int argc, char **argv)
     }
 
     free(rows);
-    ibv_free_device_list(nics);
+    if (nics != NULL) {
+        ibv_free_device_list(nics);
+    }
     return 0;
 }
