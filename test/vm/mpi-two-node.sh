@@ -16,7 +16,9 @@
 #      hlmpiA's veth address (pmix_remote_connections, prte_if_include);
 #   3. hlmpi_test bw (with UCX_PROTO_INFO=y: staged rendezvous habana ->
 #      host fragment -> tcp on the veth -> habana), latency and bcast on
-#      device buffers, data verified; the veth's byte counters must grow.
+#      device buffers, the reduction matrix and mixed host/device
+#      reductions through coll habana, data verified; the veth's byte
+#      counters must grow.
 # Prints the tables and "N passed, N failed"; removes the namespaces.
 #
 set -u
@@ -110,6 +112,15 @@ main() {
 	check "latency D D across the veth" mpi latency "" -- \
 		latency -d habana $sizes D D
 	check "bcast D across the veth" mpi bcast "" -- bcast -d habana $sizes
+	# coll habana: the reduction matrix (every reduction, type, op, in
+	# place or not, to 256 KiB) and host/device buffers mixed, staged
+	# through host memory by Open MPI's coll habana, across the veth
+	check "reduction matrix D across the veth (coll habana)" mpi reductions "" \
+		--mca mca_base_component_path "$build/.libs" --mca accelerator habana -- \
+		reductions -d habana -m 262144
+	check "reductions with host and device buffers mixed across the veth" \
+		mpi mixed "" --mca mca_base_component_path "$build/.libs" \
+		--mca accelerator habana -- mixed -d habana -m 4000
 }
 
 main
