@@ -23,7 +23,17 @@ kver=$(uname -r)
 
 devroot() { (cd / && "$in_devroot" "$@"); }
 
+# The VM's module tree (bound read-only from the host) gets a writable
+# overlay for what DKMS installs
+writable_modules() {
+	local dir
+	dir=${UCX_HABANA_DEVROOT:-}$(devroot sh -c "cd /lib/modules/$kver && pwd -P")
+	mkdir -p /run/pkg-mods/upper /run/pkg-mods/work &&
+	mount -t overlay overlay -o "lowerdir=$dir,upperdir=/run/pkg-mods/upper,workdir=/run/pkg-mods/work" "$dir"
+}
+
 install_packages() {
+	writable_modules || { echo "no writable overlay on the module tree"; return 1; }
 	# a user's machine has the headers' build link; the VM's module tree
 	# comes from the unpacked kernel package, without it
 	devroot sh -ec "
