@@ -92,21 +92,46 @@ host_suite() {
 		grep -E '^(PASS|FAIL|SKIP):|passed, ' test/run-tests.sh.log"
 }
 
-# The host suite again, with a UCX built with the IB transport in release
-# configuration (contrib/ucx-ib.sh; skipped without ../shared/ucx)
+# The host suite again, with each UCX built from ../shared/ucx with the IB
+# transport in release configuration (contrib/ucx-ib.sh -r REL; skipped in
+# one line without ../shared/ucx): the 1.23.0 snapshot in build-ib/, 1.22.0
+# in build-1.22/
 ib_suite() {
-	"$top/contrib/ucx-ib.sh" plugin && host_suite build-ib
+	local release=$1 dir=$2
+	"$top/contrib/ucx-ib.sh" -r "$release" plugin && host_suite "$dir"
+}
+
+# One binary for the range: the plugin and tests of build/ (Debian's
+# 1.23.0~rc1 headers) under another release's libraries
+cross_suite() {
+	local prefix=$1
+	devroot sh -ec "cd $build && ucx_prefix=$prefix top_builddir=\$PWD \
+		top_srcdir=\$PWD/.. ../test/run-tests.sh >run-tests-cross.log 2>&1 ||
+		{ cat run-tests-cross.log; exit 1; }
+		grep -E '^(PASS|FAIL|SKIP):|passed, |running with' run-tests-cross.log"
 }
 
 ib_checks() {
-	if ! "$top/contrib/ucx-ib.sh" ensure; then
-		log "building UCX with IB failed: counted as a failed suite"
-		total_failed=$((total_failed + 1))
-		return 0
-	fi
-	# without a prefix, ensure said why in one line
-	"$top/contrib/ucx-ib.sh" prefix >/dev/null || return 0
-	run_suite "host suite against UCX 1.23.0 with IB (release build)" ib_suite
+	local release name dir prefix
+	for release in 1.23 1.22; do
+		case $release in
+		1.23) name="UCX 1.23.0 snapshot with IB (release build)" dir=build-ib ;;
+		1.22) name="UCX 1.22.0 with IB (release build)" dir=build-1.22 ;;
+		esac
+		if ! "$top/contrib/ucx-ib.sh" -r "$release" ensure; then
+			log "building $name failed: counted as a failed suite"
+			total_failed=$((total_failed + 1))
+			continue
+		fi
+		# without a prefix, ensure said why in one line
+		prefix=$("$top/contrib/ucx-ib.sh" -r "$release" prefix) || continue
+		run_suite "host suite against $name" ib_suite "$release" "$dir"
+		if [ "$release" = 1.22 ]; then
+			run_suite "host suite of $build/ (built with Debian's 1.23.0~rc1 headers) run with $name" \
+				cross_suite "$prefix"
+		fi
+	done
+	return 0
 }
 
 checkpatch() {
