@@ -89,7 +89,7 @@ run_suite() {
 host_suite() {
 	devroot sh -ec "cd ${1:-$build} && make -j\$(nproc) check >/dev/null ||
 		{ cat test/run-tests.sh.log; exit 1; }
-		grep -E '^(PASS|FAIL|SKIP):|passed, ' test/run-tests.sh.log"
+		grep -E '^(PASS|FAIL|SKIP):|passed, |^running with|^habana: ' test/run-tests.sh.log"
 }
 
 # The host suite again, with each UCX built from ../shared/ucx with the IB
@@ -108,7 +108,7 @@ cross_suite() {
 	devroot sh -ec "cd $build && ucx_prefix=$prefix top_builddir=\$PWD \
 		top_srcdir=\$PWD/.. ../test/run-tests.sh >run-tests-cross.log 2>&1 ||
 		{ cat run-tests-cross.log; exit 1; }
-		grep -E '^(PASS|FAIL|SKIP):|passed, |running with' run-tests-cross.log"
+		grep -E '^(PASS|FAIL|SKIP):|passed, |^running with|^habana: ' run-tests-cross.log"
 }
 
 ib_checks() {
