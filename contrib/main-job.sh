@@ -16,12 +16,14 @@
 #                                           on the machine's habanalabs or
 #                                           hlsim devices
 #
-# MAIN_JOB_TLS (default self,sm,habana) picks the UCX transports.
+# MAIN_JOB_TLS (default self,sm,habana) picks the UCX transports,
+# MAIN_JOB_ITERS (default 200) the iterations per size.
 #
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tls=${MAIN_JOB_TLS:-self,sm,habana}
+iters=${MAIN_JOB_ITERS:-200}
 sizes="8 4096 65536 1048576 4194304"
 if [ "${1:-}" = "--installed" ]; then
 	prog=/usr/libexec/ucx-habana/hlmpi_test
@@ -48,8 +50,8 @@ done
 # With real devices each rank takes its own (HLMEM_DEVICE = its rank)
 run() {
 	local name=$1 test=$2 device=$3 send=$4 recv=$5 r args apps=()
-	args=("$prog" "$test" -d "$device" -m 8:4194304 -i 200 -x 20 "$send"
-	      "$recv")
+	args=("$prog" "$test" -d "$device" -m 8:4194304 -i "$iters"
+	      -x $((iters / 10 + 1)) "$send" "$recv")
 	if [ -n "${per_rank_device:-}" ]; then
 		for r in 0 1; do
 			[ "$r" -eq 0 ] || apps+=(:)
