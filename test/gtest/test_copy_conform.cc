@@ -134,6 +134,23 @@ std::vector<std::string> log_capture::s_lines;
 } // namespace
 
 class habana_md_copy_conform : public habana_copy_iface_test {
+protected:
+    /* put @len bytes of @src to @dev, then get them into @dst, waiting for
+     * each to complete */
+    void put_then_get(void *dev, const void *src, void *dst, size_t len)
+    {
+        counted_comp put_comp, get_comp;
+        ucs_status_t status = put(dev, src, len, &put_comp);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
+        ASSERT_TRUE(progress_until([&]() {
+            return (status == UCS_OK) || (put_comp.calls == 1);
+        }));
+        status = get(dst, dev, len, &get_comp);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
+        ASSERT_TRUE(progress_until([&]() {
+            return (status == UCS_OK) || (get_comp.calls == 1);
+        }));
+    }
 };
 
 /*
@@ -411,17 +428,7 @@ TEST_F(habana_md_copy_conform, remapped_host_memory_is_copied_fresh)
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
         }
         memset(host, fill, len);
-        counted_comp put_comp, get_comp;
-        ucs_status_t status = put(dev, host, len, &put_comp);
-        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
-        ASSERT_TRUE(progress_until([&]() {
-            return (status == UCS_OK) || (put_comp.calls == 1);
-        }));
-        status = get(out.data(), dev, len, &get_comp);
-        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
-        ASSERT_TRUE(progress_until([&]() {
-            return (status == UCS_OK) || (get_comp.calls == 1);
-        }));
+        ASSERT_NO_FATAL_FAILURE(put_then_get(dev, host, out.data(), len));
         EXPECT_EQ(std::vector<char>(len, fill), out)
                 << "copied the old pages of a remapped buffer";
     }
@@ -465,17 +472,7 @@ TEST_F(habana_md_copy_conform, copies_through_the_synapse_backend)
     for (size_t len : {(size_t)4096, (size_t)(512 * 1024)}) {
         char *dev = (char*)dev_alloc(len);
         std::vector<char> in = pattern(len, 9), out(len, 0);
-        counted_comp put_comp, get_comp;
-        ucs_status_t status = put(dev, in.data(), len, &put_comp);
-        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
-        ASSERT_TRUE(progress_until([&]() {
-            return (status == UCS_OK) || (put_comp.calls == 1);
-        }));
-        status = get(out.data(), dev, len, &get_comp);
-        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
-        ASSERT_TRUE(progress_until([&]() {
-            return (status == UCS_OK) || (get_comp.calls == 1);
-        }));
+        ASSERT_NO_FATAL_FAILURE(put_then_get(dev, in.data(), out.data(), len));
         EXPECT_TRUE(in == out) << len << " bytes";
     }
     EXPECT_EQ(before + 4, copies()) << "not copied by the synapse backend";
