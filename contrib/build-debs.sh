@@ -24,6 +24,16 @@ git -C "$top" archive "${BUILD_DEBS_REV:-HEAD}" | tar -x -C "$scratch/ucx-habana
 	{ log "git archive failed"; exit 1; }
 rm -f "$out"/*.deb
 
+# DKMS signs the modules it builds and would make its key pair in the
+# test VM, where RSA key generation takes minutes: the root gets one here
+"$top/contrib/devroot.sh" run sh -c '
+	[ -f /var/lib/dkms/mok.key ] && exit 0
+	mkdir -p /var/lib/dkms &&
+	openssl req -new -x509 -nodes -days 36500 -subj "/CN=ucx-habana test VM DKMS key/" \
+		-newkey rsa:2048 -keyout /var/lib/dkms/mok.key -outform DER \
+		-out /var/lib/dkms/mok.pub >/dev/null 2>&1' ||
+	log "no DKMS signing key made (the VM makes one, slowly)"
+
 log "dpkg-buildpackage -b in the development root"
 "$top/contrib/devroot.sh" run sh -ec "
 	cd $scratch/ucx-habana

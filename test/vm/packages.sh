@@ -73,13 +73,15 @@ main_job_installed() {
 mpi_bcast_installed() {
 	devroot env -u UCX_PLUGIN_PATH OMPI_ALLOW_RUN_AS_ROOT=1 \
 		OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun \
-		--map-by :OVERSUBSCRIBE --mca pml ucx -x UCX_TLS=self,sm,habana \
+		--map-by :OVERSUBSCRIBE --mca pml ucx --mca pml_ucx_tls any \
+		--mca pml_ucx_devices any -x UCX_TLS=self,sm,habana \
+		-x UCX_WARN_UNUSED_ENV_VARS=n \
 		-np 1 -x HLMEM_DEVICE=0 /usr/libexec/ucx-habana/hlmpi_test bcast \
 			-d habana -m 1:1048576 -i 5 : \
 		-np 1 -x HLMEM_DEVICE=1 /usr/libexec/ucx-habana/hlmpi_test bcast \
 			-d habana -m 1:1048576 -i 5 >/tmp/pkg-bcast.out 2>&1
 	local rc=$?
-	tail -n 5 /tmp/pkg-bcast.out
+	tail -n 15 /tmp/pkg-bcast.out
 	[ "$rc" -eq 0 ] && grep -q "Pass" /tmp/pkg-bcast.out &&
 		! grep -q " Fail$" /tmp/pkg-bcast.out
 }
