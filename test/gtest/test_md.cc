@@ -261,19 +261,28 @@ TEST_F(habana_md_errors, dmabuf_disabled_by_config)
     EXPECT_EQ(before, double_export_count());
 }
 
-static std::atomic<int> logged_errors(0);
+/* Counts the log lines at @max_level or more severe while pushed */
+template <ucs_log_level_t max_level> struct log_counter {
+    static std::atomic<int> count;
 
-static ucs_log_func_rc_t count_errors(const char *file, unsigned line,
-                                      const char *function,
-                                      ucs_log_level_t level,
-                                      const ucs_log_component_config_t *comp,
-                                      const char *message, va_list ap)
-{
-    if (level == UCS_LOG_LEVEL_ERROR) {
-        ++logged_errors;
+    static ucs_log_func_rc_t handler(const char *file, unsigned line,
+                                     const char *function,
+                                     ucs_log_level_t level,
+                                     const ucs_log_component_config_t *comp,
+                                     const char *message, va_list ap)
+    {
+        if (level <= max_level) {
+            ++count;
+        }
+        return UCS_LOG_FUNC_RC_CONTINUE;
     }
-    return UCS_LOG_FUNC_RC_CONTINUE;
-}
+};
+
+template <ucs_log_level_t max_level>
+std::atomic<int> log_counter<max_level>::count(0);
+
+typedef log_counter<UCS_LOG_LEVEL_ERROR> error_counter;
+typedef log_counter<UCS_LOG_LEVEL_WARN>  warning_counter;
 
 /* Issue 15 item 4: a device VA in a process that holds no device open
  * (another process holds it) is no memory of this process: UCX keeps it
@@ -289,14 +298,14 @@ TEST_F(habana_md_errors, device_address_without_an_open_device)
     ASSERT_EQ(0, double_set("HL_DOUBLE_BUSY", 1));
     close_md();
     open_md("yes");
-    logged_errors = 0;
-    ucs_log_push_handler(count_errors);
+    error_counter::count = 0;
+    ucs_log_push_handler(error_counter::handler);
     expect_device_memory_of_no_device(m_md, (void*)0x1001000000000000ull);
     expect_device_memory_of_no_device(m_md, (void*)0x1001000000000000ull);
     EXPECT_NE(UCS_OK, md_alloc(m_md, PAGE, &mem));
     ucs_log_pop_handler();
     double_set("HL_DOUBLE_BUSY", 0);
-    EXPECT_LE(2, logged_errors.load()) << "the query and the allocation";
+    EXPECT_LE(2, error_counter::count.load()) << "the query and the allocation";
 }
 
 TEST_F(habana_md_dev, reuses_the_application_compute_fd)
@@ -505,20 +514,6 @@ TEST_F(habana_md, concurrent_open_close_keeps_free_events)
     EXPECT_EQ(0, failures.load());
 }
 
-/* Warnings and errors the plugin logs while a test runs */
-static std::atomic<int> logged_warnings(0);
-
-static ucs_log_func_rc_t count_warnings(const char *file, unsigned line,
-                                        const char *function,
-                                        ucs_log_level_t level,
-                                        const ucs_log_component_config_t *comp,
-                                        const char *message, va_list ap)
-{
-    if (level <= UCS_LOG_LEVEL_WARN) {
-        ++logged_warnings;
-    }
-    return UCS_LOG_FUNC_RC_CONTINUE;
-}
 
 /* Issue 15 item 12c: device memory no tracker saw.  The extent UCX gets is
  * what is known (the queried range, device memory, as UCX's own detection
@@ -529,8 +524,8 @@ TEST_F(habana_md_dev, untracked_interior_pointer_is_answered_quietly)
     char *addr = (char*)m_buf.va + PAGE + 64;
     ucs_status_t status;
 
-    logged_warnings = 0;
-    ucs_log_push_handler(count_warnings);
+    warning_counter::count = 0;
+    ucs_log_push_handler(warning_counter::handler);
     uct_md_mem_attr_t a = mem_query(m_md, addr, 100, &status);
     ucs_log_pop_handler();
     ASSERT_EQ(UCS_OK, status);
@@ -538,5 +533,5 @@ TEST_F(habana_md_dev, untracked_interior_pointer_is_answered_quietly)
     EXPECT_EQ(addr, a.base_address);
     EXPECT_EQ(100u, a.alloc_length);
     EXPECT_EQ(UCT_DMABUF_FD_INVALID, a.dmabuf_fd);
-    EXPECT_EQ(0, logged_warnings.load()) << "warned about an interior pointer";
+    EXPECT_EQ(0, warning_counter::count.load()) << "warned about an interior pointer";
 }
