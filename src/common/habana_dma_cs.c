@@ -14,12 +14,12 @@
 #endif
 
 #include "habana_dma_int.h"
+#include "habana_sys.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,12 +78,7 @@ static unsigned long habana_dma_cs_cmd(const habana_dma_t *dma,
 static int habana_dma_cs_ioctl(habana_dma_t *dma, unsigned long cmd,
                                void *arg)
 {
-    int ret;
-
-    do {
-        ret = ioctl(dma->params.fd, cmd, arg);
-    } while ((ret < 0) && (errno == EINTR));
-    return (ret < 0) ? -errno : 0;
+    return habana_sys_ioctl(dma->params.fd, cmd, arg);
 }
 
 static int habana_dma_cs_memory(habana_dma_t *dma, union hl_mem_args *args)

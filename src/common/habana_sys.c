@@ -13,10 +13,12 @@
 #include <kernel/include/uapi/hlsim.h> /* HLSIM_DRIVER_NAME */
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,4 +120,15 @@ int habana_sys_find_open_fd(dev_t rdev)
 
     closedir(dir);
     return found;
+}
+
+int habana_sys_ioctl(int fd, unsigned long cmd, void *arg)
+{
+    int ret;
+
+    do {
+        ret = ioctl(fd, cmd, arg);
+    } while ((ret < 0) && (errno == EINTR));
+
+    return (ret < 0) ? -errno : 0;
 }

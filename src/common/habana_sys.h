@@ -21,6 +21,9 @@ void habana_sys_link_name(const char *path, char *name, size_t max);
  */
 int habana_sys_is_habana(const char *device_link, char *driver, size_t max);
 
+/* ioctl() retried on EINTR: 0, or -errno */
+int habana_sys_ioctl(int fd, unsigned long cmd, void *arg);
+
 /* A descriptor of this process open on the character device @rdev, or -1 */
 int habana_sys_find_open_fd(dev_t rdev);
 

@@ -64,13 +64,7 @@ static struct {
 
 static int hlmem_ioctl(int fd, unsigned long cmd, void *arg)
 {
-    int ret;
-
-    do {
-        ret = ioctl(fd, cmd, arg);
-    } while ((ret < 0) && (errno == EINTR));
-
-    return (ret < 0) ? -errno : 0;
+    return habana_sys_ioctl(fd, cmd, arg);
 }
 
 static void hlmem_probe(const hlmem_abi_t *abi, int index)
