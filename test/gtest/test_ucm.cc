@@ -15,6 +15,8 @@
 #include <drm/habanalabs_accel.h>
 #include <sys/ioctl.h>
 #include <ucm/api/ucm.h>
+#include <ucs/memory/memtype_cache.h>
+#include <src/uct/habana/base/habana_uct_int.h> /* the v2 mem_query API */
 #include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,6 +145,57 @@ TEST_F(habana_ucm, unknown_pointer_in_device_range_is_still_detected)
     ASSERT_EQ(UCS_OK, uct_md_detect_memory_type(
                               m_md, (void*)0x1500000000000000ull, 64, &type));
     EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, type);
+}
+
+/* Issue 14 item 3: UCP looks a pointer up in the memory-type cache and
+ * queries the MDs on every operation when the entry lacks the system device
+ * and the flags (the allocation event knows neither).  One query must store
+ * them for the mapping, and the free must take them away again. */
+TEST_F(habana_ucm, query_fills_the_memtype_cache)
+{
+    /* UCX 1.23 creates the cache with the first UCP context, 1.22 at load */
+    auto create = (void (*)())dlsym(RTLD_DEFAULT,
+                                    "ucs_memtype_cache_global_create");
+    if (create != nullptr) {
+        create();
+    }
+    ASSERT_NE(nullptr, ucs_memtype_cache_global_instance);
+
+    dev_buffer buf;
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf)) << strerror(errno);
+    char *p = (char*)buf.va + 100;
+    ucs_memory_info_t info;
+    ASSERT_EQ(UCS_OK, ucs_memtype_cache_lookup(p, 64, &info));
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, info.type);
+    bool slow_before = (info.sys_dev == UCS_SYS_DEVICE_ID_UNKNOWN) &&
+                       (info.mem_flags == 0);
+    EXPECT_TRUE(slow_before) << "the allocation event knew more than expected";
+
+    uct_md_mem_attr_v2_t attr = {};
+    attr.field_mask = UCT_MD_MEM_ATTR_V2_FIELD_MEM_TYPE |
+                      UCT_MD_MEM_ATTR_V2_FIELD_SYS_DEV |
+                      UCT_MD_MEM_ATTR_V2_FIELD_BASE_ADDRESS |
+                      UCT_MD_MEM_ATTR_V2_FIELD_ALLOC_LENGTH |
+                      UCT_MD_MEM_ATTR_V2_FIELD_MEM_FLAGS;
+    ASSERT_EQ(UCS_OK, uct_md_mem_query_v2(m_md, p, 64, &attr));
+    if ((attr.sys_dev == UCS_SYS_DEVICE_ID_UNKNOWN) && (attr.mem_flags == 0)) {
+        GTEST_SKIP() << "the device has no system device: nothing to cache";
+    }
+
+    /* anywhere in the mapping, not only at the queried pointer (the cache
+     * merges it with neighbours of the same type and flags) */
+    ASSERT_EQ(UCS_OK, ucs_memtype_cache_lookup((char*)buf.va + PAGE, 8,
+                                               &info));
+    EXPECT_EQ(UCS_MEMORY_TYPE_GAUDI, info.type);
+    EXPECT_EQ(attr.sys_dev, info.sys_dev);
+    EXPECT_EQ(attr.mem_flags, info.mem_flags);
+
+    ASSERT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
+    ucs_status_t status = ucs_memtype_cache_lookup(p, 64, &info);
+    EXPECT_TRUE((status != UCS_OK) ||
+                ((info.sys_dev == UCS_SYS_DEVICE_ID_UNKNOWN) &&
+                 (info.mem_flags == 0)))
+            << "the freed mapping is still answered from the cache";
 }
 
 /* What UCP_MEM_MAP_ALLOCATE (ucx_perftest -m gaudi) uses: the MD allocates

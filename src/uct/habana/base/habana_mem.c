@@ -277,6 +277,7 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
         info->mapping.va      = tracked.va;
         info->mapping.handle  = tracked.handle;
         info->tracked         = 1;
+        info->tracked_size    = tracked.size;
         info->id              = tracked.id;
         info->ambiguous       = (found < 0);
         if (info->ambiguous) {
@@ -298,6 +299,7 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
     info->mapping.size   = length;
     info->mapping.handle = UCT_HABANA_HANDLE_UNKNOWN;
     info->tracked        = 0;
+    info->tracked_size   = 0;
     info->id             = 0;
     return UCS_OK;
 }

@@ -15,6 +15,7 @@ typedef struct uct_habana_mem_info {
     uct_habana_dev_t     *dev;
     uct_habana_mapping_t mapping;  /* va/size: the whole mapping if known */
     int                  tracked;  /* reported by libucm_habana */
+    size_t               tracked_size; /* as UCM reported it, 0: untracked */
     uint64_t             id;       /* of the tracked mapping, 0: unknown */
     int                  ambiguous; /* the owning device cannot be known
                                        (two map it, or none is open): no

@@ -11,6 +11,7 @@
 #include <src/uct/habana/base/habana_nearest.h>
 #include <src/uct/habana/base/habana_mem.h>
 #include <src/uct/habana/base/habana_stats.h>
+#include <ucs/memory/memtype_cache.h>
 #include <ucs/sys/math.h>
 #include <ucs/sys/string.h>
 #include <errno.h>
@@ -271,6 +272,25 @@ static uint8_t uct_habana_md_mem_flags(uct_habana_md_t *md,
     return UCS_MEM_FLAG_REGISTRABLE;
 }
 
+/*
+ * UCP asks the memory-type cache first and queries the MDs only when the
+ * cache lacks the system device and the flags, which the allocation event
+ * cannot know: store them for the mapping, so the next operation on it
+ * takes UCP's fast path.  Only tracked mappings: their free event removes
+ * the entry again (memory no tracker saw has none).
+ */
+static void uct_habana_md_cache_mem_info(const uct_habana_mem_info_t *info,
+                                         uint8_t mem_flags)
+{
+    if (!info->tracked || info->ambiguous) {
+        return;
+    }
+
+    ucs_memtype_cache_update((void*)(uintptr_t)info->mapping.va,
+                             info->tracked_size, UCS_MEMORY_TYPE_GAUDI,
+                             info->dev->sys_dev, mem_flags);
+}
+
 static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
                                             size_t length,
                                             uct_md_mem_attr_v2_t *attr)
@@ -300,6 +320,7 @@ static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_MEM_FLAGS) {
         attr->mem_flags = info.ambiguous ? 0 :
                           uct_habana_md_mem_flags(md, &info);
+        uct_habana_md_cache_mem_info(&info, attr->mem_flags);
     }
     if (attr->field_mask & UCT_MD_MEM_ATTR_V2_FIELD_DMABUF_OFFSET) {
         attr->dmabuf_offset = (uintptr_t)addr - info.mapping.va;
