@@ -7,7 +7,7 @@
  * handle, and frees reach UCX before the driver.  The runner loads the
  * real module for this suite (and no tracker double is enabled).
  */
-#include "habana_fixture.h"
+#include "copy_fixture.h"
 
 #include <atomic>
 #include <cerrno>
@@ -392,4 +392,51 @@ TEST_F(habana_ucm, same_va_on_two_devices)
         close(a.dmabuf_fd);
     }
     EXPECT_EQ(0, dev_buffer_free(&buf1)) << strerror(errno);
+}
+
+/* Copies with libucm_habana loaded: it tells the transport when a
+ * descriptor number was closed */
+class habana_ucm_copy : public habana_copy_iface_test {
+protected:
+    void put_and_check(const dev_buffer &buf, unsigned seed)
+    {
+        std::vector<char> data = pattern(4096, seed);
+        ucs_status_t status    = put(buf.va, data.data(), data.size(), NULL);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS))
+                << ucs_status_string(status);
+        iface_flush();
+        std::vector<char> back(data.size());
+        ASSERT_EQ(0, dev_copy_d2h(back.data(), buf, 0, back.size()));
+        EXPECT_EQ(data, back) << "copy " << seed << " did not arrive";
+    }
+};
+
+/* The application closes its compute descriptor and opens the device
+ * again, under the same number: a new context.  The copy engine made in
+ * the old one (its command buffer and host mappings belong to that
+ * context) must not serve the new one. */
+TEST_F(habana_ucm_copy, engine_follows_a_reopened_descriptor)
+{
+    void *ucm = dlopen("libucm_habana.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    if ((ucm == nullptr) || (dlsym(ucm, "ucm_habana_fd_epoch") == nullptr)) {
+        GTEST_SKIP() << "libucm_habana with descriptor epochs not loaded";
+    }
+    dlclose(ucm);
+
+    open_iface();
+    dev_buffer first, second;
+    ASSERT_TRUE(dev_buffer_alloc(0, CHUNK, &first)) << strerror(errno);
+    put_and_check(first, 1);
+
+    int fd = first.fd;
+    ASSERT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
+    dev_compute_close(0);
+    ASSERT_TRUE(dev_buffer_alloc(0, CHUNK, &second)) << strerror(errno);
+    if (second.fd != fd) {
+        dev_buffer_free(&second);
+        GTEST_SKIP() << "the descriptor number was not reused";
+    }
+
+    put_and_check(second, 2);
+    EXPECT_EQ(0, dev_buffer_free(&second)) << strerror(errno);
 }

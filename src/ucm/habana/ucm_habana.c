@@ -89,8 +89,7 @@ static void ucm_habana_event_init(ucm_event_t *event, uint64_t va,
 #endif
 }
 
-static void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va,
-                                size_t size)
+void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va, size_t size)
 {
     ucm_event_t event;
 
@@ -473,7 +472,7 @@ static int ucm_habana_ioctl(int fd, unsigned long request, ...)
     return ucm_habana_memory_ioctl(fd, request, args);
 }
 
-static int ucm_habana_tracking(void)
+int ucm_habana_tracking(void)
 {
     return (__atomic_load_n(&ucm_habana.num_maps, __ATOMIC_RELAXED) > 0) ||
            (__atomic_load_n(&ucm_habana.num_allocs, __ATOMIC_RELAXED) > 0) ||
@@ -482,7 +481,7 @@ static int ucm_habana_tracking(void)
 
 /* Lock held.  Forget every allocation, mapping and deferred unmap made on
  * @fd; the mappings are returned in *gone_p (malloc'ed) to report them. */
-static unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p)
+unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p)
 {
     ucm_habana_mapping_t *gone;
     unsigned i, count = 0;
@@ -522,30 +521,6 @@ static unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p)
     return count;
 }
 
-/* Closing a compute descriptor ends its context: report its mappings freed
- * first, so UCX drops what refers to them (our cached dma-bufs among
- * them, which would keep the context alive) */
-static int ucm_habana_close(int fd)
-{
-    ucm_habana_mapping_t *gone;
-    unsigned i, count;
-
-    if (!ucm_habana_tracking()) {
-        return ucm_habana.orig_close(fd);
-    }
-
-    pthread_mutex_lock(&ucm_habana.lock);
-    count = ucm_habana_forget_fd(fd, &gone);
-    pthread_mutex_unlock(&ucm_habana.lock);
-
-    for (i = 0; i < count; ++i) {
-        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_FREE, gone[i].va,
-                            gone[i].size);
-    }
-    free(gone);
-    return ucm_habana.orig_close(fd);
-}
-
 int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
 {
     uint64_t p = (uintptr_t)addr;
@@ -559,7 +534,8 @@ int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
         entry = &ucm_habana.maps[i];
         if ((p < entry->mapping.va) ||
             (p - entry->mapping.va >= entry->mapping.size) ||
-            (ucm_habana_fd_rdev(entry->mapping.fd) != entry->rdev)) {
+            (!ucm_habana_fd_hooked() &&
+             (ucm_habana_fd_rdev(entry->mapping.fd) != entry->rdev))) {
             continue;
         }
 
@@ -581,28 +557,6 @@ static ucm_reloc_patch_t ucm_habana_patch = {
     .value  = (void*)ucm_habana_ioctl
 };
 
-static ucm_reloc_patch_t ucm_habana_close_patch = {
-    .symbol = "close",
-    .value  = (void*)ucm_habana_close
-};
-
-/* Without the close hook, stale entries are still dropped when the
- * descriptor number maps again (ucm_habana_drop_stale) */
-static void ucm_habana_install_close(void)
-{
-    ucs_status_t status;
-
-    ucm_habana.orig_close = (ucm_habana_close_func_t)dlsym(RTLD_DEFAULT,
-                                                           "close");
-    status = (ucm_habana.orig_close != NULL) ?
-             ucm_reloc_modify(&ucm_habana_close_patch) :
-             UCS_ERR_UNSUPPORTED;
-    if (status != UCS_OK) {
-        fprintf(stderr, "ucm_habana: cannot hook close: %s\n",
-                ucs_status_string(status));
-    }
-}
-
 static ucs_status_t ucm_habana_install(int events)
 {
     static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -623,7 +577,7 @@ static ucs_status_t ucm_habana_install(int events)
                  ucm_reloc_modify(&ucm_habana_patch) : UCS_ERR_UNSUPPORTED;
         installed = (status == UCS_OK);
         if (installed) {
-            ucm_habana_install_close();
+            ucm_habana_install_fd_hooks();
         } else {
             fprintf(stderr, "ucm_habana: cannot hook ioctl: %s\n",
                     ucs_status_string(status));

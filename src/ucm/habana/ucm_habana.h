@@ -64,6 +64,16 @@ typedef int (*ucm_habana_mapping_find_func_t)(const void *addr,
 __attribute__((visibility("default"))) int
 ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping);
 
+/*
+ * The epoch of descriptor number @fd: it advances each time the number is
+ * closed (close, or dup2/dup3 over it).  The same non-zero epoch as at a
+ * check means the same open file; 0: unknown, check again.
+ */
+#define UCM_HABANA_FD_EPOCH_SYM "ucm_habana_fd_epoch"
+typedef uint64_t (*ucm_habana_fd_epoch_func_t)(int fd);
+
+__attribute__((visibility("default"))) uint64_t ucm_habana_fd_epoch(int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 
 #include "ucm_habana.h"
 
+#include <ucm/api/ucm.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,6 +68,14 @@ typedef struct ucm_habana_state {
 extern ucm_habana_state_t ucm_habana;
 
 int ucm_habana_grow(void **array, unsigned *max, size_t elem_size);
+void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va, size_t size);
+int ucm_habana_tracking(void);
+/* Lock held.  Forget what was made on @fd; its mappings in *gone_p */
+unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p);
+
+/* ucm_habana_fd.c: the close/dup2/dup3 hooks */
+void ucm_habana_install_fd_hooks(void);
+int ucm_habana_fd_hooked(void);
 dev_t ucm_habana_fd_rdev(int fd);
 ucm_habana_alloc_t *ucm_habana_alloc_find(int fd, uint64_t handle);
 

@@ -7,6 +7,7 @@
 #endif
 
 #include "habana_dev.h"
+#include "habana_mem.h"
 
 #include <src/common/habana_sys.h>
 
@@ -163,6 +164,7 @@ static uct_habana_dev_ctx_t *uct_habana_dev_ctx_get(dev_t rdev)
         unused->rdev       = rdev;
         unused->refcount   = 1;
         unused->compute_fd = -1;
+        unused->fd_epoch   = 0;
         unused->owns_fd    = 0;
     }
     return unused;
@@ -198,6 +200,7 @@ static void uct_habana_dev_ctx_put(uct_habana_dev_t *dev,
     ctx->dma        = NULL;
     ctx->dma_failed = 0;
     ctx->compute_fd = -1;
+    ctx->fd_epoch   = 0;
     ctx->owns_fd    = 0;
 }
 
@@ -228,16 +231,46 @@ static ucs_status_t uct_habana_dev_open_compute(uct_habana_dev_t *dev,
     return (err == EACCES) ? UCS_ERR_UNREACHABLE : UCS_ERR_NO_DEVICE;
 }
 
+/*
+ * Lock held.  Is the descriptor still the open file checked last time?
+ * libucm_habana's epoch answers without a system call; without it, or
+ * after a close of that number, fstat() says whether it is (again) the
+ * device.
+ */
+static int uct_habana_dev_ctx_fd_valid(uct_habana_dev_t *dev)
+{
+    uct_habana_dev_ctx_t *ctx = dev->ctx;
+    uint64_t epoch            = uct_habana_mem_fd_epoch(ctx->compute_fd);
+
+    if ((epoch != 0) && (epoch == ctx->fd_epoch)) {
+        return 1;
+    }
+
+    if (!uct_habana_dev_fd_is_compute(dev, ctx->compute_fd)) {
+        return 0;
+    }
+
+    if ((ctx->fd_epoch != 0) && (epoch != ctx->fd_epoch)) {
+        /* closed and opened again under the same number: not ours */
+        ucs_debug("habana: fd %d of %s was reopened", ctx->compute_fd,
+                  dev->compute_path);
+        ctx->owns_fd = 0;
+    }
+    ctx->fd_epoch = epoch;
+    return 1;
+}
+
 static ucs_status_t uct_habana_dev_get_compute_fd(uct_habana_dev_t *dev,
                                                   ucs_log_level_t busy_level,
-                                                  int *fd_p)
+                                                  int *fd_p,
+                                                  uint64_t *epoch_p)
 {
     uct_habana_dev_ctx_t *ctx = dev->ctx;
     ucs_status_t status       = UCS_OK;
     int fd;
 
     pthread_mutex_lock(&uct_habana_dev_ctxs.lock);
-    if (!uct_habana_dev_fd_is_compute(dev, ctx->compute_fd)) {
+    if (!uct_habana_dev_ctx_fd_valid(dev)) {
         /* The descriptor we borrowed was closed, or never found */
         ctx->compute_fd = -1;
         ctx->owns_fd    = 0;
@@ -249,16 +282,21 @@ static ucs_status_t uct_habana_dev_get_compute_fd(uct_habana_dev_t *dev,
         } else {
             status = uct_habana_dev_open_compute(dev, busy_level);
         }
+        ctx->fd_epoch = uct_habana_mem_fd_epoch(ctx->compute_fd);
     }
 
-    *fd_p = ctx->compute_fd;
+    *fd_p    = ctx->compute_fd;
+    *epoch_p = ctx->fd_epoch;
     pthread_mutex_unlock(&uct_habana_dev_ctxs.lock);
     return status;
 }
 
 ucs_status_t uct_habana_dev_compute_fd(uct_habana_dev_t *dev, int *fd_p)
 {
-    return uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_ERROR, fd_p);
+    uint64_t epoch;
+
+    return uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_ERROR, fd_p,
+                                         &epoch);
 }
 
 /* ---- copy engines ---- */
@@ -360,15 +398,18 @@ ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p)
     uct_habana_dev_ctx_t *ctx = dev->ctx;
     habana_dma_t *stale = NULL, *dma;
     ucs_status_t status;
+    uint64_t epoch;
     int fd;
 
-    status = uct_habana_dev_compute_fd(dev, &fd);
+    status = uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_ERROR, &fd,
+                                           &epoch);
     if (status != UCS_OK) {
         return status;
     }
 
     pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
-    if ((ctx->dma != NULL) && (ctx->dma_fd == fd)) {
+    if ((ctx->dma != NULL) && (ctx->dma_fd == fd) &&
+        (ctx->dma_epoch == epoch)) {
         *dma_p = ctx->dma;
         pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
         return UCS_OK;
@@ -389,9 +430,10 @@ ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p)
 
     pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
     if (ctx->dma == NULL) {
-        ctx->dma    = dma;
-        ctx->dma_fd = fd;
-        dma         = NULL;
+        ctx->dma       = dma;
+        ctx->dma_fd    = fd;
+        ctx->dma_epoch = epoch;
+        dma            = NULL;
     }
     *dma_p = ctx->dma;
     pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
@@ -417,6 +459,7 @@ uct_habana_dev_t *uct_habana_dev_list_select(uct_habana_dev_list_t *list,
                                              ucs_sys_device_t sys_dev)
 {
     uct_habana_dev_t *dev;
+    uint64_t epoch;
     int fd;
 
     for (dev = list->dev; dev < list->dev + list->count; ++dev) {
@@ -434,8 +477,8 @@ uct_habana_dev_t *uct_habana_dev_list_select(uct_habana_dev_list_t *list,
 
     /* Nobody holds one yet: the first we can open (others may be busy) */
     for (dev = list->dev; dev < list->dev + list->count; ++dev) {
-        if (uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_DEBUG, &fd) ==
-            UCS_OK) {
+        if (uct_habana_dev_get_compute_fd(dev, UCS_LOG_LEVEL_DEBUG, &fd,
+                                          &epoch) == UCS_OK) {
             return dev;
         }
     }

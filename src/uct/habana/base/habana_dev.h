@@ -31,9 +31,11 @@ typedef struct uct_habana_dev_ctx {
     dev_t        rdev;
     unsigned     refcount;   /* device lists holding this device */
     int          compute_fd; /* -1 until needed */
+    uint64_t     fd_epoch;   /* its epoch when last checked (0: unknown) */
     int          owns_fd;    /* opened by us */
     habana_dma_t *dma;       /* copy engine in this context, or NULL */
     int          dma_fd;     /* the descriptor it was opened on */
+    uint64_t     dma_epoch;  /* and that descriptor's epoch */
     int          dma_failed; /* said why there is none */
 } uct_habana_dev_ctx_t;
 

@@ -38,6 +38,7 @@ static struct {
     ucm_habana_mapping_find_func_t   find;
     ucm_habana_deferred_flush_func_t deferred_flush;
     ucm_habana_deferred_stats_func_t deferred_stats;
+    ucm_habana_fd_epoch_func_t       fd_epoch;
     uct_habana_export_t              *exports;
     unsigned                         count;
     unsigned                         capacity;
@@ -149,6 +150,9 @@ static void uct_habana_mem_subscribe(void)
             uct_habana_mem_tracker_sym(UCM_HABANA_DEFERRED_FLUSH_SYM);
     uct_habana_mem.deferred_stats = (ucm_habana_deferred_stats_func_t)
             uct_habana_mem_tracker_sym(UCM_HABANA_DEFERRED_STATS_SYM);
+    __atomic_store_n(&uct_habana_mem.fd_epoch, (ucm_habana_fd_epoch_func_t)
+                     uct_habana_mem_tracker_sym(UCM_HABANA_FD_EPOCH_SYM),
+                     __ATOMIC_RELEASE);
     ucs_debug("habana: device allocation tracking %s",
               (uct_habana_mem.find != NULL) ? "by libucm_habana" :
               "unavailable (libucm_habana not loaded)");
@@ -190,17 +194,43 @@ void uct_habana_mem_cleanup(void)
     pthread_mutex_unlock(&uct_habana_mem_init_lock);
 }
 
-static uct_habana_dev_t *
-uct_habana_mem_dev_by_fd(uct_habana_dev_list_t *devs, int fd)
+uint64_t uct_habana_mem_fd_epoch(int fd)
 {
+    ucm_habana_fd_epoch_func_t epoch = __atomic_load_n(
+            &uct_habana_mem.fd_epoch, __ATOMIC_ACQUIRE);
+
+    return (epoch != NULL) ? epoch(fd) : 0;
+}
+
+/*
+ * The device of a tracked mapping's descriptor.  The descriptor's epoch
+ * (libucm_habana) says it is still the file seen last time, which spares
+ * an fstat() per operation; one remembered descriptor per thread.
+ */
+static uct_habana_dev_t *
+uct_habana_mem_dev_of(uct_habana_dev_list_t *devs, int fd)
+{
+    static __thread struct {
+        int      fd;
+        uint64_t epoch;
+        dev_t    rdev;
+    } last = {.fd = -1};
+    uint64_t epoch = uct_habana_mem_fd_epoch(fd);
     struct stat st;
     unsigned i;
 
-    if (fstat(fd, &st) == 0) {
-        for (i = 0; i < devs->count; ++i) {
-            if (devs->dev[i].rdev == st.st_rdev) {
-                return &devs->dev[i];
-            }
+    if ((epoch == 0) || (fd != last.fd) || (epoch != last.epoch)) {
+        if (fstat(fd, &st) != 0) {
+            return NULL;
+        }
+        last.fd    = fd;
+        last.epoch = epoch;
+        last.rdev  = st.st_rdev;
+    }
+
+    for (i = 0; i < devs->count; ++i) {
+        if (devs->dev[i].rdev == last.rdev) {
+            return &devs->dev[i];
         }
     }
 
@@ -273,7 +303,7 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
     found = (uct_habana_mem.find != NULL) ?
             uct_habana_mem.find(addr, &tracked) : 0;
     if (found != 0) {
-        info->dev             = uct_habana_mem_dev_by_fd(devs, tracked.fd);
+        info->dev             = uct_habana_mem_dev_of(devs, tracked.fd);
         info->mapping.va      = tracked.va;
         info->mapping.handle  = tracked.handle;
         info->tracked         = 1;

@@ -30,6 +30,10 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
                                     const void *addr, size_t length,
                                     uct_habana_mem_info_t *info);
 
+/* libucm_habana's epoch of descriptor @fd (ucm_habana_fd_epoch), 0 if
+ * unknown */
+uint64_t uct_habana_mem_fd_epoch(int fd);
+
 /* Failures are logged at @level */
 ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
                                    ucs_log_level_t level, int *dmabuf_fd_p);

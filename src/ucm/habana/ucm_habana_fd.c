@@ -1,0 +1,164 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * Descriptor hooks of libucm_habana: close, dup2 and dup3.
+ *
+ * Closing a compute descriptor (or making it a copy of another one) ends
+ * its context and the context's memory: the descriptor's mappings are
+ * reported freed and forgotten first.  Every close of a descriptor number
+ * also advances that number's epoch, so users of a descriptor (the habana
+ * memory domain, its copy engine) can tell "still the file I checked"
+ * from "closed, maybe reopened under the same number" without an fstat()
+ * per operation.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "ucm_habana.h"
+#include "ucm_habana_priv.h"
+#include "ucm_habana_int.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Descriptor numbers past this have no epoch (they are always checked) */
+#define UCM_HABANA_FD_EPOCHS 4096
+
+typedef int (*ucm_habana_dup2_func_t)(int oldfd, int newfd);
+typedef int (*ucm_habana_dup3_func_t)(int oldfd, int newfd, int flags);
+
+static struct {
+    ucm_habana_dup2_func_t orig_dup2;
+    ucm_habana_dup3_func_t orig_dup3;
+    int                    hooked;   /* every hook below is installed */
+    uint32_t               epoch[UCM_HABANA_FD_EPOCHS];
+} ucm_habana_fd;
+
+int ucm_habana_fd_hooked(void)
+{
+    return __atomic_load_n(&ucm_habana_fd.hooked, __ATOMIC_ACQUIRE);
+}
+
+uint64_t ucm_habana_fd_epoch(int fd)
+{
+    if (!ucm_habana_fd_hooked() || (fd < 0) || (fd >= UCM_HABANA_FD_EPOCHS)) {
+        return 0;
+    }
+
+    return 1 + (uint64_t)__atomic_load_n(&ucm_habana_fd.epoch[fd],
+                                         __ATOMIC_ACQUIRE);
+}
+
+/* After the descriptor is gone: a check that read the old epoch before
+ * this was made while the old file was still there */
+static void ucm_habana_fd_advance(int fd)
+{
+    if ((fd >= 0) && (fd < UCM_HABANA_FD_EPOCHS)) {
+        __atomic_add_fetch(&ucm_habana_fd.epoch[fd], 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* @fd is about to be closed: report its mappings freed, so UCX drops what
+ * refers to them (our cached dma-bufs among them, which would keep the
+ * context alive) */
+static void ucm_habana_fd_release(int fd)
+{
+    ucm_habana_mapping_t *gone;
+    unsigned i, count;
+
+    if (!ucm_habana_tracking()) {
+        return;
+    }
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    count = ucm_habana_forget_fd(fd, &gone);
+    pthread_mutex_unlock(&ucm_habana.lock);
+
+    for (i = 0; i < count; ++i) {
+        ucm_habana_dispatch(UCM_EVENT_MEM_TYPE_FREE, gone[i].va,
+                            gone[i].size);
+    }
+    free(gone);
+}
+
+static int ucm_habana_close(int fd)
+{
+    int ret;
+
+    ucm_habana_fd_release(fd);
+    ret = ucm_habana.orig_close(fd);
+    ucm_habana_fd_advance(fd);
+    return ret;
+}
+
+/* dup2/dup3 close @newfd first when it is open */
+static int ucm_habana_dup2(int oldfd, int newfd)
+{
+    int ret;
+
+    if (oldfd == newfd) {
+        return ucm_habana_fd.orig_dup2(oldfd, newfd);
+    }
+
+    ucm_habana_fd_release(newfd);
+    ret = ucm_habana_fd.orig_dup2(oldfd, newfd);
+    ucm_habana_fd_advance(newfd);
+    return ret;
+}
+
+static int ucm_habana_dup3(int oldfd, int newfd, int flags)
+{
+    int ret;
+
+    if (oldfd != newfd) {
+        ucm_habana_fd_release(newfd);
+    }
+    ret = ucm_habana_fd.orig_dup3(oldfd, newfd, flags);
+    ucm_habana_fd_advance(newfd);
+    return ret;
+}
+
+static ucm_reloc_patch_t ucm_habana_fd_patches[] = {
+    {.symbol = "close", .value = (void*)ucm_habana_close},
+    {.symbol = "dup2",  .value = (void*)ucm_habana_dup2},
+    {.symbol = "dup3",  .value = (void*)ucm_habana_dup3}
+};
+
+/* Without the hooks, stale entries are still dropped when the descriptor
+ * number maps again (ucm_habana_drop_stale), and descriptors are checked
+ * with fstat() on each use */
+void ucm_habana_install_fd_hooks(void)
+{
+    ucs_status_t status = UCS_OK;
+    unsigned i;
+
+    ucm_habana.orig_close  = (ucm_habana_close_func_t)dlsym(RTLD_DEFAULT,
+                                                            "close");
+    ucm_habana_fd.orig_dup2 = (ucm_habana_dup2_func_t)dlsym(RTLD_DEFAULT,
+                                                            "dup2");
+    ucm_habana_fd.orig_dup3 = (ucm_habana_dup3_func_t)dlsym(RTLD_DEFAULT,
+                                                            "dup3");
+    if ((ucm_habana.orig_close == NULL) || (ucm_habana_fd.orig_dup2 == NULL) ||
+        (ucm_habana_fd.orig_dup3 == NULL)) {
+        status = UCS_ERR_UNSUPPORTED;
+    }
+
+    for (i = 0; (status == UCS_OK) &&
+                (i < sizeof(ucm_habana_fd_patches) /
+                     sizeof(ucm_habana_fd_patches[0])); ++i) {
+        status = ucm_reloc_modify(&ucm_habana_fd_patches[i]);
+    }
+
+    if (status != UCS_OK) {
+        fprintf(stderr, "ucm_habana: cannot hook close/dup2/dup3: %s\n",
+                ucs_status_string(status));
+        return;
+    }
+
+    __atomic_store_n(&ucm_habana_fd.hooked, 1, __ATOMIC_RELEASE);
+}
