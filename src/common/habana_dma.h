@@ -84,6 +84,13 @@ int habana_dma_thread_busy(void);
 
 const char *habana_dma_backend_name(const habana_dma_t *dma);
 
+/*
+ * What one copy costs besides its bytes: launch and completion of an empty
+ * submission, in seconds, best of a few (measured once per engine); 0 if
+ * the backend cannot tell.  The transport reports it to UCX.
+ */
+double habana_dma_launch_time(habana_dma_t *dma);
+
 /* The last failure of this engine, for the caller's log */
 const char *habana_dma_error(const habana_dma_t *dma);
 

@@ -351,5 +351,6 @@ const habana_dma_backend_t habana_dma_backend_cs = {
     .close      = habana_dma_cs_close,
     .map_host   = habana_dma_cs_map_host,
     .unmap_host = habana_dma_cs_unmap_host,
-    .copy       = habana_dma_cs_copy
+    .copy       = habana_dma_cs_copy,
+    .launch     = habana_dma_cs_probe
 };

@@ -24,6 +24,8 @@ typedef struct habana_dma_backend {
     /* Copy between device-reachable addresses; returns when done */
     int        (*copy)(habana_dma_t *dma, uint64_t dst, uint64_t src,
                        size_t length, habana_dma_dir_t dir);
+    /* Optional: launch and complete one empty submission (lock held) */
+    int        (*launch)(habana_dma_t *dma);
 } habana_dma_backend_t;
 
 /* A range of host memory the device reaches */
@@ -50,6 +52,8 @@ struct habana_dma {
     uint64_t                   clock;
 
     char                       error[256];
+    double                     launch_time;    /* seconds, 0: unknown */
+    int                        launch_measured;
 };
 
 extern const habana_dma_backend_t habana_dma_backend_cs;

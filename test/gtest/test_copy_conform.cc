@@ -505,14 +505,16 @@ TEST_F(habana_md_copy_conform, no_dma_backend_is_one_clear_error)
         GTEST_SKIP() << "needs the hl_double device (fault injection)";
     }
 
-    ASSERT_NO_FATAL_FAILURE(open_iface());
     char *dev = (char*)dev_alloc(CHUNK);
     std::vector<char> in = pattern(4096, 5);
     ASSERT_EQ(0, double_set("HL_DOUBLE_CS_DISABLE", 1000));
     std::vector<std::string> errors;
     ucs_status_t first, second;
     {
+        /* the iface measures the engine of the device held: it is opened
+         * (and fails) there already */
         log_capture capture(UCS_LOG_LEVEL_ERROR);
+        open_iface();
         first  = uct_ep_put_short(m_ep, in.data(), in.size(), (uintptr_t)dev,
                                   UCT_INVALID_RKEY);
         second = uct_ep_put_short(m_ep, in.data(), in.size(), (uintptr_t)dev,
@@ -529,4 +531,56 @@ TEST_F(habana_md_copy_conform, no_dma_backend_is_one_clear_error)
     EXPECT_NE(std::string::npos, line.find("synapse: ")) << line;
     EXPECT_NE(std::string::npos, line.find("zero copy is unaffected"))
             << line;
+}
+
+/*
+ * Issue 14 item 2: the copy latency the transport reports to UCX is the
+ * engine's, measured, once the application holds the device (before that
+ * the transport must not open the device itself); a time given by the
+ * user is taken as it is, and a wrong value is refused.
+ */
+TEST_F(habana_md_copy_conform, copy_latency_is_measured_from_the_engine)
+{
+    const double fallback = 8e-6;
+
+    /* a process that holds no device yet */
+    close_md();
+    dev_compute_close(0);
+    open_md("try");
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    EXPECT_DOUBLE_EQ(fallback, m_attr.latency.c)
+            << "measured without a device the application holds";
+    close_iface();
+
+    dev_alloc(CHUNK); /* the application holds the device now */
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    double measured = m_attr.latency.c;
+    EXPECT_GT(measured, 0.0);
+    EXPECT_NE(fallback, measured) << "not measured";
+    EXPECT_LT(measured, 0.1) << "an empty submission took " << measured
+                             << " s";
+    close_iface();
+
+    ASSERT_NO_FATAL_FAILURE(open_iface({{"HABANA_COPY_LAT", "3us"}}));
+    EXPECT_DOUBLE_EQ(3e-6, m_attr.latency.c);
+    close_iface();
+
+    uct_iface_config_t *config;
+    ASSERT_EQ(UCS_OK, uct_md_iface_config_read(m_md, "habana", NULL, NULL,
+                                               &config));
+    ASSERT_EQ(UCS_OK, uct_config_modify(config, "HABANA_COPY_LAT", "soon"));
+    uct_iface_params_t params   = {};
+    params.field_mask           = UCT_IFACE_PARAM_FIELD_OPEN_MODE |
+                                  UCT_IFACE_PARAM_FIELD_DEVICE;
+    params.open_mode            = UCT_IFACE_OPEN_MODE_DEVICE;
+    params.mode.device.tl_name  = "habana";
+    params.mode.device.dev_name = "habana0";
+    uct_iface_h iface           = NULL;
+    {
+        log_capture capture(UCS_LOG_LEVEL_ERROR);
+        EXPECT_EQ(UCS_ERR_INVALID_PARAM,
+                  uct_iface_open(m_md, m_worker, &params, config, &iface));
+        EXPECT_EQ(1u, capture.lines().size());
+    }
+    uct_config_release(config);
 }

@@ -9,6 +9,7 @@
 #include "habana_copy_iface.h"
 #include "habana_copy_ep.h"
 
+#include <ucs/config/parser.h>
 #include <ucs/sys/math.h>
 #include <ucs/sys/string.h>
 #include <errno.h>
@@ -32,6 +33,8 @@
  */
 #define UCT_HABANA_COPY_AUTO_ASYNC_THRESH   (64 * 1024)
 #define UCT_HABANA_COPY_AUTO_ASYNC_MIN_CPUS 4
+/* The copy latency UCX plans with until the engine is measured */
+#define UCT_HABANA_COPY_LAT_FALLBACK_US     8
 
 static const char *uct_habana_copy_ring_full_names[] = {
     [UCT_HABANA_COPY_RING_FULL_COPY]        = "copy",
@@ -55,10 +58,14 @@ static ucs_config_field_t uct_habana_copy_iface_config_table[] = {
      ucs_offsetof(uct_habana_copy_iface_config_t, bandwidth),
      UCS_CONFIG_TYPE_BW},
 
-    {"LAT", "8us",
-     "Latency of one host<->device copy, used in performance estimates",
+    {"LAT", "auto",
+     "Latency of one host<->device copy, used in performance estimates:\n"
+     "a time, or \"auto\": what the device's copy engine takes to launch and\n"
+     "complete an empty submission, measured once the application holds the\n"
+     "device (" UCS_PP_MAKE_STRING(UCT_HABANA_COPY_LAT_FALLBACK_US)
+     "us until then, and where the engine cannot tell)",
      ucs_offsetof(uct_habana_copy_iface_config_t, latency),
-     UCS_CONFIG_TYPE_TIME},
+     UCS_CONFIG_TYPE_STRING},
 
     {"OVERHEAD", "2us",
      "CPU overhead of posting one copy, used in performance estimates",
@@ -153,6 +160,41 @@ static int uct_habana_copy_iface_is_reachable_v2(
     return uct_iface_scope_is_reachable(tl_iface, params);
 }
 
+/*
+ * The copy latency UCX plans with.  "auto" measures the engine of the
+ * device the application holds; UCX asks before that (worker creation),
+ * and opening the device ourselves then would take it from the
+ * application (one compute open per device): the fallback until then.
+ */
+static double uct_habana_copy_iface_latency(uct_habana_copy_iface_t *iface)
+{
+    uct_habana_md_t *md = ucs_derived_of(iface->super.md, uct_habana_md_t);
+    double launch       = 0;
+    habana_dma_t *dma;
+    unsigned i;
+
+    if (iface->config.latency > 0) {
+        return iface->config.latency;
+    }
+
+    for (i = 0; i < md->devs.count; ++i) {
+        if (uct_habana_dev_is_held(&md->devs.dev[i]) &&
+            (uct_habana_dev_dma(&md->devs.dev[i], &dma) == UCS_OK)) {
+            launch = habana_dma_launch_time(dma);
+            break;
+        }
+    }
+
+    if (launch <= 0) {
+        return UCT_HABANA_COPY_LAT_FALLBACK_US * 1e-6;
+    }
+
+    ucs_debug("habana_copy: %s's copy engine ('%s') launches in %.2f us",
+              md->devs.dev[i].name, habana_dma_backend_name(dma), launch * 1e6);
+    iface->config.latency = launch;
+    return launch;
+}
+
 static ucs_status_t uct_habana_copy_iface_query(uct_iface_h tl_iface,
                                                 uct_iface_attr_t *attr)
 {
@@ -182,7 +224,8 @@ static ucs_status_t uct_habana_copy_iface_query(uct_iface_h tl_iface,
     attr->cap.event_flags         = UCT_IFACE_FLAG_EVENT_SEND_COMP |
                                     UCT_IFACE_FLAG_EVENT_FD;
     attr->latency                 = ucs_linear_func_make(
-                                        iface->config.latency, 0);
+                                        uct_habana_copy_iface_latency(iface),
+                                        0);
     attr->bandwidth.dedicated     = 0;
     attr->bandwidth.shared        = iface->config.bandwidth;
     attr->overhead                = iface->config.overhead;
@@ -218,7 +261,8 @@ static ucs_status_t uct_habana_copy_iface_estimate_perf(uct_iface_h tl_iface,
         attr->path_bandwidth.shared    = 0;
     }
     if (attr->field_mask & UCT_PERF_ATTR_FIELD_LATENCY) {
-        attr->latency = ucs_linear_func_make(iface->config.latency, 0);
+        attr->latency = ucs_linear_func_make(
+                uct_habana_copy_iface_latency(iface), 0);
     }
     if (attr->field_mask & UCT_PERF_ATTR_FIELD_MAX_INFLIGHT_EPS) {
         attr->max_inflight_eps = SIZE_MAX;
@@ -602,6 +646,22 @@ static size_t uct_habana_copy_iface_async_thresh(size_t config_thresh)
            UCT_HABANA_COPY_AUTO_ASYNC_THRESH : UCS_MEMUNITS_INF;
 }
 
+static ucs_status_t uct_habana_copy_iface_parse_latency(const char *value,
+                                                        double *latency_p)
+{
+    if (!strcmp(value, "auto")) {
+        *latency_p = 0;
+        return UCS_OK;
+    }
+
+    if (!ucs_config_sscanf_time(value, latency_p, NULL) || (*latency_p <= 0)) {
+        ucs_error("habana_copy: UCX_HABANA_COPY_LAT=%s is neither \"auto\" "
+                  "nor a positive time such as 8us", value);
+        return UCS_ERR_INVALID_PARAM;
+    }
+    return UCS_OK;
+}
+
 static UCS_CLASS_INIT_FUNC(uct_habana_copy_iface_t, uct_md_h md,
                            uct_worker_h worker,
                            const uct_iface_params_t *params,
@@ -629,7 +689,12 @@ static UCS_CLASS_INIT_FUNC(uct_habana_copy_iface_t, uct_md_h md,
     }
 
     self->config.bandwidth    = config->bandwidth;
-    self->config.latency      = config->latency;
+    status = uct_habana_copy_iface_parse_latency(config->latency,
+                                                 &self->config.latency);
+    if (status != UCS_OK) {
+        return status;
+    }
+
     self->config.overhead     = config->overhead;
     self->config.async_thresh = uct_habana_copy_iface_async_thresh(
                                         config->async_thresh);

@@ -29,7 +29,7 @@ typedef enum {
 typedef struct uct_habana_copy_iface_config {
     uct_iface_config_t          super;
     double                      bandwidth;
-    double                      latency;
+    char                        *latency;  /* "auto" or a time */
     double                      overhead;
     size_t                      async_thresh;
     unsigned                    max_outstanding;
@@ -88,7 +88,7 @@ typedef struct uct_habana_copy_iface {
     ucs_list_link_t              flush_comps;  /* ep flushes, by seq */
     struct {
         double                      bandwidth;
-        double                      latency;
+        double                      latency;  /* 0: measure (auto) */
         double                      overhead;
         size_t                      async_thresh;
         uct_habana_copy_ring_full_t ring_full;
