@@ -23,6 +23,8 @@
 /* Bounds of the cache (hlsim pins at most 1 GiB per context by default) */
 #define HABANA_DMA_CACHE_ENTRIES  256
 #define HABANA_DMA_CACHE_BYTES    (256ul << 20)
+/* Entries used within this many lookups are in use (see thrashing) */
+#define HABANA_DMA_CACHE_RECENT   (4 * HABANA_DMA_CACHE_ENTRIES)
 
 /* Engine calls this thread is inside (see habana_dma_thread_busy()) */
 static __thread unsigned habana_dma_depth;
@@ -137,6 +139,32 @@ static int habana_dma_map_pages(habana_dma_t *dma, uintptr_t start,
  * else newly mapped (kept in the cache when the engine has one, else
  * *temporary is set and the caller unmaps it).
  */
+static int habana_dma_cache_full(const habana_dma_t *dma, size_t length)
+{
+    return (dma->count == HABANA_DMA_CACHE_ENTRIES) ||
+           (dma->pinned + length > HABANA_DMA_CACHE_BYTES);
+}
+
+/*
+ * The cache is full and every entry was used within the last few copies:
+ * the caller cycles through more host memory than the cache holds (UCX's
+ * staging fragments of large messages do), and mapping each copy anew,
+ * evicting what the next copies need, costs more than the bounce buffer.
+ * Entries the caller stopped using age out, and are evicted again.
+ */
+static int habana_dma_cache_thrashing(const habana_dma_t *dma)
+{
+    uint64_t oldest = dma->clock;
+    unsigned i;
+
+    for (i = 0; i < dma->count; ++i) {
+        if (dma->maps[i].last_use < oldest) {
+            oldest = dma->maps[i].last_use;
+        }
+    }
+    return dma->clock - oldest < HABANA_DMA_CACHE_RECENT;
+}
+
 static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
                                 size_t length, uint64_t *dev_addr,
                                 habana_dma_host_map_t *temporary)
@@ -151,6 +179,14 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
     if (dma->params.cache_host &&
         habana_dma_cache_lookup(dma, (uintptr_t)addr, length, dev_addr)) {
         return 0;
+    }
+
+    ++dma->clock; /* misses age the entries too */
+    if (dma->params.cache_host && (length <= HABANA_DMA_BOUNCE_SIZE) &&
+        habana_dma_cache_full(dma, end - start) &&
+        habana_dma_cache_thrashing(dma)) {
+        ++dma->bounced_misses;
+        return -ENOSPC; /* the caller bounces it */
     }
 
     if (dma->params.cache_host) {
@@ -451,4 +487,14 @@ void habana_dma_cache_usage(const habana_dma_t *dma, unsigned *count,
     *count = dma->count;
     *bytes = dma->pinned;
     pthread_mutex_unlock((pthread_mutex_t*)&dma->lock);
+}
+
+uint64_t habana_dma_cache_bounced(const habana_dma_t *dma)
+{
+    uint64_t bounced;
+
+    pthread_mutex_lock((pthread_mutex_t*)&dma->lock);
+    bounced = dma->bounced_misses;
+    pthread_mutex_unlock((pthread_mutex_t*)&dma->lock);
+    return bounced;
 }

@@ -98,4 +98,7 @@ const char *habana_dma_error(const habana_dma_t *dma);
 void habana_dma_cache_usage(const habana_dma_t *dma, unsigned *count,
                             size_t *bytes);
 
+/* Copies bounced because the cache was full of mappings in use */
+uint64_t habana_dma_cache_bounced(const habana_dma_t *dma);
+
 #endif

@@ -50,6 +50,7 @@ struct habana_dma {
     unsigned                   count;
     size_t                     pinned;
     uint64_t                   clock;
+    uint64_t                   bounced_misses; /* see cache_thrashing */
 
     char                       error[256];
     double                     launch_time;    /* seconds, 0: unknown */

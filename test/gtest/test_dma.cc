@@ -1,0 +1,104 @@
+/*
+ * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
+ * See file LICENSE for terms.
+ *
+ * The DMA engine (src/common/habana_dma.c) on its own: its host-mapping
+ * cache under the access pattern of large staged transfers.
+ */
+#include "habana_fixture.h"
+
+extern "C" {
+#include <src/common/habana_dma.h>
+}
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+class habana_md_dma : public habana_md {
+protected:
+    void SetUp() override
+    {
+        habana_md::SetUp();
+        if (env_int("HL_DOUBLE_DEVICES", 1) == 0) {
+            GTEST_SKIP() << "no device in this configuration";
+        }
+        ASSERT_TRUE(dev_buffer_alloc(0, BUF, &m_dev)) << strerror(errno);
+
+        habana_dma_params_t params = {};
+        params.gen        = (env_str("HL_DOUBLE_ABI", "accel") == "misc") ?
+                            &habana_uapi_misc : &habana_uapi_accel;
+        params.fd         = m_dev.fd;
+        params.cache_host = 1;
+        params.backend    = "cs";
+        char why[512];
+        ASSERT_EQ(0, habana_dma_open(&params, &m_dma, why, sizeof(why)))
+                << why;
+    }
+
+    void TearDown() override
+    {
+        if (m_dma != NULL) {
+            habana_dma_close(m_dma);
+        }
+        if (m_dev.va != NULL) {
+            dev_buffer_free(&m_dev);
+        }
+        habana_md::TearDown();
+    }
+
+    /* H2D of host buffer @i of the pool, checked */
+    void copy_from(std::vector<std::vector<char>> &pool, size_t i)
+    {
+        pool[i][0] = (char)i;
+        ASSERT_EQ(0, habana_dma_copy(m_dma, m_dev.va, pool[i].data(), BUF,
+                                     HABANA_DMA_H2D));
+        char first;
+        ASSERT_EQ(0, dev_copy_d2h(&first, m_dev, 0, 1));
+        ASSERT_EQ((char)i, first) << "copy from buffer " << i;
+    }
+
+    /* larger than what the engine bounces when it has a cache */
+    static const size_t BUF = 128 * 1024;
+    dev_buffer          m_dev = {};
+    habana_dma_t        *m_dma = NULL;
+};
+
+/*
+ * Issue 14: UCP stages a large message through more host fragments than
+ * the cache holds.  Mapping each copy anew (evicting what the next copies
+ * need) cost a USERPTR map and unmap per fragment; such copies are bounced
+ * instead, while memory the caller stopped using still ages out.
+ */
+TEST_F(habana_md_dma, cycling_through_more_memory_than_the_cache_bounces)
+{
+    std::vector<std::vector<char>> pool(300, std::vector<char>(BUF, 1));
+    unsigned count;
+    size_t bytes;
+
+    for (int round = 0; round < 3; ++round) {
+        for (size_t i = 0; i < pool.size(); ++i) {
+            ASSERT_NO_FATAL_FAILURE(copy_from(pool, i));
+        }
+    }
+    habana_dma_cache_usage(m_dma, &count, &bytes);
+    EXPECT_EQ(256u, count);
+    /* the cache keeps the first 256 and serves them each round; only the
+     * other 44 bounce (LRU eviction made all 300 miss every round) */
+    uint64_t bounced = habana_dma_cache_bounced(m_dma);
+    EXPECT_EQ(3u * (pool.size() - 256), bounced)
+            << "copies past the cache mapped anew, evicting the next ones";
+
+    /* a new, small working set: once the old entries are old, it is
+     * mapped (and copied without the bounce) again */
+    std::vector<std::vector<char>> next(8, std::vector<char>(BUF, 2));
+    for (int n = 0; n < 2000; ++n) {
+        ASSERT_NO_FATAL_FAILURE(copy_from(next, n % next.size()));
+    }
+    bounced = habana_dma_cache_bounced(m_dma);
+    for (int n = 0; n < 100; ++n) {
+        ASSERT_NO_FATAL_FAILURE(copy_from(next, n % next.size()));
+    }
+    EXPECT_EQ(bounced, habana_dma_cache_bounced(m_dma))
+            << "a working set that fits the cache is still bounced";
+}
