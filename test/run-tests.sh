@@ -33,6 +33,15 @@ with_double() {
 	env LD_PRELOAD="$double" UCX_PLUGIN_PATH="$plugin_dir" "$@"
 }
 
+# contrib/bench/habana_blocks checks each size's data once; a short run
+blocks_print_every_figure() {
+	local out
+	out=$(with_double "$builddir/contrib/bench/habana_blocks" 0.01) || return 1
+	echo "$out" | grep -q '^copy8 [0-9.]* [0-9.]*$' &&
+	[ "$(echo "$out" | grep -c '^copybw ')" = 8 ] &&
+	echo "$out" | grep -q '^detect [0-9.]* [0-9.]* [0-9.]* [0-9.]*$'
+}
+
 # habana_md* runs without libucm_habana (tracking by a test double),
 # habana_ucm* with it
 gtest_config() {
@@ -184,6 +193,8 @@ check "ucx_info -d lists the habana MD and device" ucx_info_lists_md
 check "no device: no habana MD, no error" ucx_info_no_device_is_silent
 check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
 check "habana_demo: dma-buf export and verified transfers" demo_moves_and_exports
+check "habana_blocks (the benchmark's building blocks): copies verified, every figure printed" \
+	blocks_print_every_figure
 echo "running with $(ucx_info -v | head -1 | sed 's/^# //'):" \
 	"$(with_double UCX_LOG_LEVEL=debug ucx_info -d 2>&1 |
 	   grep -o 'habana: UCX .*, layout .*' | head -1)"
