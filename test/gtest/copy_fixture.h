@@ -107,14 +107,7 @@ protected:
                     << opt.first;
         }
 
-        uct_iface_params_t params = {};
-        params.field_mask           = UCT_IFACE_PARAM_FIELD_OPEN_MODE |
-                                      UCT_IFACE_PARAM_FIELD_DEVICE;
-        params.open_mode            = UCT_IFACE_OPEN_MODE_DEVICE;
-        params.mode.device.tl_name  = "habana";
-        params.mode.device.dev_name = "habana0";
-        ucs_status_t status = uct_iface_open(m_md, m_worker, &params, config,
-                                             &m_iface);
+        ucs_status_t status = iface_open(config, &m_iface);
         uct_config_release(config);
         ASSERT_EQ(UCS_OK, status);
         uct_iface_progress_enable(m_iface,
@@ -131,6 +124,19 @@ protected:
                                   (uct_iface_addr_t*)m_iface_addr.data()));
 
         ASSERT_EQ(UCS_OK, create_ep(&m_ep));
+    }
+
+    /* The habana0 iface of the MD, with @config */
+    ucs_status_t iface_open(const uct_iface_config_t *config,
+                            uct_iface_h *iface_p)
+    {
+        uct_iface_params_t params = {};
+        params.field_mask           = UCT_IFACE_PARAM_FIELD_OPEN_MODE |
+                                      UCT_IFACE_PARAM_FIELD_DEVICE;
+        params.open_mode            = UCT_IFACE_OPEN_MODE_DEVICE;
+        params.mode.device.tl_name  = "habana";
+        params.mode.device.dev_name = "habana0";
+        return uct_iface_open(m_md, m_worker, &params, config, iface_p);
     }
 
     /* An endpoint of the iface to itself */

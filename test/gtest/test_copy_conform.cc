@@ -569,17 +569,10 @@ TEST_F(habana_md_copy_conform, copy_latency_is_measured_from_the_engine)
     ASSERT_EQ(UCS_OK, uct_md_iface_config_read(m_md, "habana", NULL, NULL,
                                                &config));
     ASSERT_EQ(UCS_OK, uct_config_modify(config, "HABANA_COPY_LAT", "soon"));
-    uct_iface_params_t params   = {};
-    params.field_mask           = UCT_IFACE_PARAM_FIELD_OPEN_MODE |
-                                  UCT_IFACE_PARAM_FIELD_DEVICE;
-    params.open_mode            = UCT_IFACE_OPEN_MODE_DEVICE;
-    params.mode.device.tl_name  = "habana";
-    params.mode.device.dev_name = "habana0";
-    uct_iface_h iface           = NULL;
+    uct_iface_h iface = NULL;
     {
         log_capture capture(UCS_LOG_LEVEL_ERROR);
-        EXPECT_EQ(UCS_ERR_INVALID_PARAM,
-                  uct_iface_open(m_md, m_worker, &params, config, &iface));
+        EXPECT_EQ(UCS_ERR_INVALID_PARAM, iface_open(config, &iface));
         EXPECT_EQ(1u, capture.lines().size());
     }
     uct_config_release(config);
