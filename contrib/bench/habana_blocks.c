@@ -7,6 +7,9 @@
  * on device memory the habana memory domain allocates:
  *   copy8   H2D D2H       microseconds per 8-byte put_short / get_short
  *   copybw  SIZE H2D D2H  MB/s of put_zcopy / get_zcopy of SIZE bytes
+ * The host side of a bulk copy moves through a pool of buffers (up to 128,
+ * 64 MiB in all), as a transfer's staging fragments do, so that the
+ * figures are not those of one buffer in the CPU cache.
  * and the cost of memory-type detection through UCP (a 0-byte tagged
  * send and receive on one worker; UCP detects the type of both buffers):
  *   detect  HOST DEV DEV_GIVEN HOST_GIVEN
@@ -17,6 +20,10 @@
  * data is checked once per size.
  *
  *   habana_blocks [SECONDS_PER_FIGURE]      default 0.3
+ *   habana_blocks stream h2d|d2h SIZE SECONDS
+ *       one direction only: "stream DIR SIZE MBps"; contrib/bench/run.sh
+ *       runs one of each at once, as the two sides of a staged transfer
+ *       copy at once (each on its core, sharing the memory)
  */
 #include <ucp/api/ucp.h>
 #include <uct/api/uct.h>
@@ -27,6 +34,7 @@
 #include <time.h>
 
 #define BLOCKS_MAX_SIZE (64ul << 20)
+#define BLOCKS_POOL_MAX 128
 
 typedef struct {
     uct_component_h        component;
@@ -227,17 +235,29 @@ static void blocks_short(blocks_uct_t *b, int put, char *host, size_t size)
 typedef void (*blocks_copy_fn)(blocks_uct_t *b, int put, char *host,
                                size_t size);
 
+/* Host buffers of @size that one copy after another goes through */
+static unsigned blocks_pool_count(size_t size)
+{
+    size_t count = BLOCKS_MAX_SIZE / size;
+
+    return (count < 2) ? 2 :
+           (count > BLOCKS_POOL_MAX) ? BLOCKS_POOL_MAX : (unsigned)count;
+}
+
 /* Seconds per copy, over about blocks_seconds */
 static double blocks_time(blocks_uct_t *b, blocks_copy_fn copy, int put,
                           size_t size)
 {
+    unsigned pool = blocks_pool_count(size), i;
     double start, elapsed;
     unsigned long n = 0;
 
-    copy(b, put, b->host, size); /* warm-up: mappings, caches */
+    for (i = 0; i < pool; ++i) { /* warm-up: mappings */
+        copy(b, put, b->host + (i * size), size);
+    }
     start = blocks_now();
     do {
-        copy(b, put, b->host, size);
+        copy(b, put, b->host + ((n % pool) * size), size);
         ++n;
         elapsed = blocks_now() - start;
     } while (elapsed < blocks_seconds);
@@ -406,8 +426,32 @@ static void blocks_detection(void)
     blocks_ucp_close(&u);
 }
 
+static int blocks_stream(int argc, char **argv)
+{
+    int put     = (argc > 2) && !strcmp(argv[2], "h2d");
+    size_t size = (argc > 3) ? strtoul(argv[3], NULL, 0) : 0;
+    blocks_uct_t b;
+
+    if ((argc != 5) || (!put && strcmp(argv[2], "d2h")) || (size == 0) ||
+        (size > BLOCKS_MAX_SIZE)) {
+        fprintf(stderr, "usage: habana_blocks stream h2d|d2h SIZE SECONDS "
+                "(SIZE <= %lu)\n", BLOCKS_MAX_SIZE);
+        return 2;
+    }
+
+    blocks_seconds = atof(argv[4]);
+    blocks_uct_open(&b);
+    printf("stream %s %zu %.1f\n", argv[2], size,
+           size / blocks_time(&b, blocks_zcopy, put, size) / 1e6);
+    blocks_uct_close(&b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if ((argc > 1) && !strcmp(argv[1], "stream")) {
+        return blocks_stream(argc, argv);
+    }
     if (argc > 1) {
         blocks_seconds = atof(argv[1]);
     }
