@@ -85,7 +85,8 @@ static void habana_dma_cache_drop(habana_dma_t *dma, unsigned i)
                              map.dev_addr);
 }
 
-static void habana_dma_cache_evict_lru(habana_dma_t *dma)
+/* The least recently used entry (the cache is not empty) */
+static unsigned habana_dma_cache_lru(const habana_dma_t *dma)
 {
     unsigned i, lru = 0;
 
@@ -94,7 +95,7 @@ static void habana_dma_cache_evict_lru(habana_dma_t *dma)
             lru = i;
         }
     }
-    habana_dma_cache_drop(dma, lru);
+    return lru;
 }
 
 static void habana_dma_cache_flush(habana_dma_t *dma)
@@ -134,11 +135,6 @@ static int habana_dma_map_pages(habana_dma_t *dma, uintptr_t start,
     return ret;
 }
 
-/*
- * The device address of host memory [addr, addr + length): from the cache,
- * else newly mapped (kept in the cache when the engine has one, else
- * *temporary is set and the caller unmaps it).
- */
 static int habana_dma_cache_full(const habana_dma_t *dma, size_t length)
 {
     return (dma->count == HABANA_DMA_CACHE_ENTRIES) ||
@@ -154,17 +150,16 @@ static int habana_dma_cache_full(const habana_dma_t *dma, size_t length)
  */
 static int habana_dma_cache_thrashing(const habana_dma_t *dma)
 {
-    uint64_t oldest = dma->clock;
-    unsigned i;
-
-    for (i = 0; i < dma->count; ++i) {
-        if (dma->maps[i].last_use < oldest) {
-            oldest = dma->maps[i].last_use;
-        }
-    }
-    return dma->clock - oldest < HABANA_DMA_CACHE_RECENT;
+    return (dma->count > 0) &&
+           (dma->clock - dma->maps[habana_dma_cache_lru(dma)].last_use <
+            HABANA_DMA_CACHE_RECENT);
 }
 
+/*
+ * The device address of host memory [addr, addr + length): from the cache,
+ * else newly mapped (kept in the cache when the engine has one, else
+ * *temporary is set and the caller unmaps it).
+ */
 static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
                                 size_t length, uint64_t *dev_addr,
                                 habana_dma_host_map_t *temporary)
@@ -190,10 +185,8 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
     }
 
     if (dma->params.cache_host) {
-        while ((dma->count > 0) &&
-               ((dma->count == HABANA_DMA_CACHE_ENTRIES) ||
-                (dma->pinned + (end - start) > HABANA_DMA_CACHE_BYTES))) {
-            habana_dma_cache_evict_lru(dma);
+        while ((dma->count > 0) && habana_dma_cache_full(dma, end - start)) {
+            habana_dma_cache_drop(dma, habana_dma_cache_lru(dma));
         }
     }
 
@@ -452,8 +445,11 @@ double habana_dma_launch_time(habana_dma_t *dma)
     unsigned i;
 
     habana_dma_lock(dma);
-    for (i = 0; !dma->launch_measured && (dma->backend->launch != NULL) &&
-                (i < HABANA_DMA_LAUNCH_SAMPLES); ++i) {
+    if (dma->launch_measured || (dma->backend->launch == NULL)) {
+        goto out;
+    }
+
+    for (i = 0; i < HABANA_DMA_LAUNCH_SAMPLES; ++i) {
         start = habana_dma_now();
         if (dma->backend->launch(dma) != 0) {
             best = 0; /* a failing device: no figure */
@@ -462,10 +458,10 @@ double habana_dma_launch_time(habana_dma_t *dma)
         t    = habana_dma_now() - start;
         best = ((best == 0) || (t < best)) ? t : best;
     }
-    if (!dma->launch_measured) {
-        dma->launch_time     = best;
-        dma->launch_measured = 1;
-    }
+    dma->launch_time     = best;
+    dma->launch_measured = 1;
+
+out:
     habana_dma_unlock(dma);
     return dma->launch_time;
 }
