@@ -169,7 +169,8 @@ static int uct_habana_copy_iface_is_reachable_v2(
 static double uct_habana_copy_iface_latency(uct_habana_copy_iface_t *iface)
 {
     uct_habana_md_t *md = ucs_derived_of(iface->super.md, uct_habana_md_t);
-    double launch       = 0;
+    const double fallback = UCT_HABANA_COPY_LAT_FALLBACK_US * 1e-6;
+    double launch;
     habana_dma_t *dma;
     unsigned i;
 
@@ -180,19 +181,20 @@ static double uct_habana_copy_iface_latency(uct_habana_copy_iface_t *iface)
     for (i = 0; i < md->devs.count; ++i) {
         if (uct_habana_dev_is_held(&md->devs.dev[i]) &&
             (uct_habana_dev_dma(&md->devs.dev[i], &dma) == UCS_OK)) {
-            launch = habana_dma_launch_time(dma);
             break;
         }
     }
-
-    if (launch <= 0) {
-        return UCT_HABANA_COPY_LAT_FALLBACK_US * 1e-6;
+    if (i == md->devs.count) {
+        return fallback; /* asked again once a device is held */
     }
 
-    ucs_debug("habana_copy: %s's copy engine ('%s') launches in %.2f us",
-              md->devs.dev[i].name, habana_dma_backend_name(dma), launch * 1e6);
-    iface->config.latency = launch;
-    return launch;
+    /* The engine answered (0: its backend cannot tell): final */
+    launch = habana_dma_launch_time(dma);
+    ucs_debug("habana_copy: %s's copy engine ('%s') launches in %.2f us%s",
+              md->devs.dev[i].name, habana_dma_backend_name(dma), launch * 1e6,
+              (launch > 0) ? "" : ": unknown, using the fallback");
+    iface->config.latency = (launch > 0) ? launch : fallback;
+    return iface->config.latency;
 }
 
 static ucs_status_t uct_habana_copy_iface_query(uct_iface_h tl_iface,
