@@ -18,6 +18,7 @@
 #include <ucs/memory/memtype_cache.h>
 #include <src/uct/habana/base/habana_uct_int.h> /* the v2 mem_query API */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -329,6 +330,44 @@ TEST_F(habana_ucm, failed_unmap_reports_the_mapping_again)
     uct_md_mem_attr_t a = query((char*)buf.va + PAGE, 8, &status);
     ASSERT_EQ(UCS_OK, status);
     EXPECT_EQ(buf.va, a.base_address);
+    EXPECT_EQ(2 * PAGE, a.alloc_length);
+    if (a.dmabuf_fd >= 0) {
+        close(a.dmabuf_fd);
+    }
+    EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
+}
+
+/* A dup2/dup3 that does not end the compute descriptor's file (a bad
+ * source: EBADF; another descriptor of the same open file) must leave its
+ * mappings tracked and unreported */
+TEST_F(habana_ucm, dup_that_keeps_the_descriptor_keeps_its_mappings)
+{
+    dev_buffer buf;
+    ucs_status_t status;
+    event_count count = {};
+
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf)) << strerror(errno);
+    count.address = buf.va;
+    ASSERT_EQ(UCS_OK, ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 0,
+                                            count_events, &count));
+
+    errno = 0;
+    EXPECT_EQ(-1, dup2(-1, buf.fd));
+    EXPECT_EQ(EBADF, errno);
+    errno = 0;
+    EXPECT_EQ(-1, dup3(-1, buf.fd, O_CLOEXEC));
+    EXPECT_EQ(EBADF, errno);
+    int other = dup(buf.fd);
+    ASSERT_GE(other, 0) << strerror(errno);
+    EXPECT_EQ(buf.fd, dup2(other, buf.fd)) << strerror(errno);
+    EXPECT_EQ(buf.fd, dup3(other, buf.fd, 0)) << strerror(errno);
+    close(other);
+    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE, count_events, &count);
+    EXPECT_EQ(0u, count.frees) << "a live mapping was reported freed";
+
+    uct_md_mem_attr_t a = query((char*)buf.va + PAGE, 8, &status);
+    ASSERT_EQ(UCS_OK, status);
+    EXPECT_EQ(buf.va, a.base_address) << "the mapping was forgotten";
     EXPECT_EQ(2 * PAGE, a.alloc_length);
     if (a.dmabuf_fd >= 0) {
         close(a.dmabuf_fd);

@@ -24,7 +24,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* kcmp() type: the two descriptors refer to one open file (linux/kcmp.h) */
+#define UCM_HABANA_KCMP_FILE 0
 
 /* Descriptor numbers past this have no epoch (they are always checked) */
 #define UCM_HABANA_FD_EPOCHS 4096
@@ -96,30 +100,50 @@ static int ucm_habana_close(int fd)
     return ret;
 }
 
-/* dup2/dup3 close @newfd first when it is open */
-static int ucm_habana_dup2(int oldfd, int newfd)
+/*
+ * Whether dup2/dup3(@oldfd, @newfd) will end @newfd's file: only when the
+ * call can succeed (a bad @oldfd fails with EBADF and leaves @newfd as it
+ * was) and @newfd is not another descriptor of @oldfd's open file (then the
+ * context lives on).  Without kcmp() the second cannot be told: assume it
+ * ends, as two descriptors of one compute context are rare.
+ */
+static int ucm_habana_fd_dup_ends(int oldfd, int newfd)
 {
-    int ret;
-
-    if (oldfd == newfd) {
-        return ucm_habana_fd.orig_dup2(oldfd, newfd);
+    if ((oldfd == newfd) || (fcntl(oldfd, F_GETFD) == -1)) {
+        return 0;
     }
 
-    ucm_habana_fd_release(newfd);
+    return syscall(SYS_kcmp, getpid(), getpid(), UCM_HABANA_KCMP_FILE, oldfd,
+                   newfd) != 0;
+}
+
+static int ucm_habana_dup2(int oldfd, int newfd)
+{
+    int ends = ucm_habana_fd_dup_ends(oldfd, newfd);
+    int ret;
+
+    if (ends) {
+        ucm_habana_fd_release(newfd);
+    }
     ret = ucm_habana_fd.orig_dup2(oldfd, newfd);
-    ucm_habana_fd_advance(newfd);
+    if (ends) {
+        ucm_habana_fd_advance(newfd);
+    }
     return ret;
 }
 
 static int ucm_habana_dup3(int oldfd, int newfd, int flags)
 {
+    int ends = ucm_habana_fd_dup_ends(oldfd, newfd);
     int ret;
 
-    if (oldfd != newfd) {
+    if (ends) {
         ucm_habana_fd_release(newfd);
     }
     ret = ucm_habana_fd.orig_dup3(oldfd, newfd, flags);
-    ucm_habana_fd_advance(newfd);
+    if (ends) {
+        ucm_habana_fd_advance(newfd);
+    }
     return ret;
 }
 
