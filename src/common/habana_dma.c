@@ -20,11 +20,16 @@
 #define HABANA_DMA_BOUNCE_SIZE    (1ul << 20)
 /* With the cache, copies above this size map the caller's pages */
 #define HABANA_DMA_CACHED_MIN     (64ul << 10)
-/* Bounds of the cache (hlsim pins at most 1 GiB per context by default) */
-#define HABANA_DMA_CACHE_ENTRIES  256
-#define HABANA_DMA_CACHE_BYTES    (256ul << 20)
-/* Entries used within this many lookups are in use (see thrashing) */
-#define HABANA_DMA_CACHE_RECENT   (4 * HABANA_DMA_CACHE_ENTRIES)
+/* Bounds of the cache (hlsim pins at most 1 GiB per context by default:
+ * room is left for the bounce buffer and mappings of one copy) */
+#define HABANA_DMA_CACHE_BYTES    (768ul << 20)
+/* Entries, unless the caller says: the sm transport's sender attaches each
+ * of the receiver's staging fragments apart (ucp_ep_peer_mem_get), 1024 of
+ * them at 16 MiB messages, and keeps them */
+#define HABANA_DMA_CACHE_ENTRIES  2048
+/* Entries used within this many lookups, per entry, are in use (see
+ * habana_dma_cache_thrashing) */
+#define HABANA_DMA_CACHE_RECENT   4
 
 /* Engine calls this thread is inside (see habana_dma_thread_busy()) */
 static __thread unsigned habana_dma_depth;
@@ -132,12 +137,13 @@ static int habana_dma_map_pages(habana_dma_t *dma, uintptr_t start,
         ret = dma->backend->map_host(dma, (void*)start, end - start,
                                      dev_addr);
     }
+    dma->host_maps += (ret == 0);
     return ret;
 }
 
 static int habana_dma_cache_full(const habana_dma_t *dma, size_t length)
 {
-    return (dma->count == HABANA_DMA_CACHE_ENTRIES) ||
+    return (dma->count == dma->capacity) ||
            (dma->pinned + length > HABANA_DMA_CACHE_BYTES);
 }
 
@@ -152,7 +158,22 @@ static int habana_dma_cache_thrashing(const habana_dma_t *dma)
 {
     return (dma->count > 0) &&
            (dma->clock - dma->maps[habana_dma_cache_lru(dma)].last_use <
-            HABANA_DMA_CACHE_RECENT);
+            HABANA_DMA_CACHE_RECENT * (uint64_t)dma->capacity);
+}
+
+/*
+ * Whether a miss of [addr, addr + length) maps the region it lies in: one
+ * mapping then serves every fragment of a staging pool (UCX keeps more of
+ * them in flight than the cache has entries).  Not a region so large that
+ * it would take more than a quarter of the cache's pinned budget.
+ */
+static int habana_dma_region_maps(const habana_dma_region_t *region,
+                                  uintptr_t addr, size_t length)
+{
+    return (region != NULL) && (addr >= region->start) &&
+           (addr + length <= region->start + region->length) &&
+           (region->length > length) &&
+           (region->length <= HABANA_DMA_CACHE_BYTES / 4);
 }
 
 /*
@@ -161,7 +182,9 @@ static int habana_dma_cache_thrashing(const habana_dma_t *dma)
  * *temporary is set and the caller unmaps it).
  */
 static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
-                                size_t length, uint64_t *dev_addr,
+                                size_t length,
+                                const habana_dma_region_t *region,
+                                uint64_t *dev_addr,
                                 habana_dma_host_map_t *temporary)
 {
     uintptr_t start = habana_dma_page_down((uintptr_t)addr);
@@ -174,6 +197,12 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
     if (dma->params.cache_host &&
         habana_dma_cache_lookup(dma, (uintptr_t)addr, length, dev_addr)) {
         return 0;
+    }
+
+    if (dma->params.cache_host &&
+        habana_dma_region_maps(region, (uintptr_t)addr, length)) {
+        start = habana_dma_page_down(region->start);
+        end   = habana_dma_page_up(region->start + region->length);
     }
 
     ++dma->clock; /* misses age the entries too */
@@ -246,7 +275,8 @@ static int habana_dma_copy_bounced(habana_dma_t *dma, void *dst,
 }
 
 static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
-                                size_t length, habana_dma_dir_t dir)
+                                size_t length, habana_dma_dir_t dir,
+                                const habana_dma_region_t *region)
 {
     void *host = (dir == HABANA_DMA_H2D) ? (void*)src : dst;
     habana_dma_host_map_t temporary;
@@ -257,8 +287,8 @@ static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
     direct_min = dma->params.cache_host ? HABANA_DMA_CACHED_MIN :
                                           HABANA_DMA_BOUNCE_SIZE;
     if ((length <= direct_min) ||
-        (habana_dma_host_addr(dma, host, length, &host_dev, &temporary) !=
-         0)) {
+        (habana_dma_host_addr(dma, host, length, region, &host_dev,
+                              &temporary) != 0)) {
         /* small, or the pages cannot be mapped (a pin limit): bounced */
         return habana_dma_copy_bounced(dma, dst, src, length, dir);
     }
@@ -280,6 +310,13 @@ static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
 int habana_dma_copy(habana_dma_t *dma, void *dst, const void *src,
                     size_t length, habana_dma_dir_t dir)
 {
+    return habana_dma_copy_in(dma, dst, src, length, dir, NULL);
+}
+
+int habana_dma_copy_in(habana_dma_t *dma, void *dst, const void *src,
+                       size_t length, habana_dma_dir_t dir,
+                       const habana_dma_region_t *host_region)
+{
     int ret;
 
     if (length == 0) {
@@ -291,7 +328,7 @@ int habana_dma_copy(habana_dma_t *dma, void *dst, const void *src,
         ret = dma->backend->copy(dma, (uintptr_t)dst, (uintptr_t)src, length,
                                  dir);
     } else {
-        ret = habana_dma_copy_host(dma, dst, src, length, dir);
+        ret = habana_dma_copy_host(dma, dst, src, length, dir, host_region);
     }
     habana_dma_unlock(dma);
     return ret;
@@ -361,7 +398,9 @@ int habana_dma_open(const habana_dma_params_t *params, habana_dma_t **dma_p,
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&dma->lock, &attr);
     pthread_mutexattr_destroy(&attr);
-    dma->maps = calloc(HABANA_DMA_CACHE_ENTRIES, sizeof(*dma->maps));
+    dma->capacity = (params->cache_entries > 0) ? params->cache_entries :
+                                                  HABANA_DMA_CACHE_ENTRIES;
+    dma->maps     = calloc(dma->capacity, sizeof(*dma->maps));
     if ((dma->maps == NULL) ||
         (posix_memalign(&dma->bounce, sysconf(_SC_PAGESIZE),
                         HABANA_DMA_BOUNCE_SIZE) != 0)) {
@@ -476,21 +515,13 @@ const char *habana_dma_error(const habana_dma_t *dma)
     return dma->error;
 }
 
-void habana_dma_cache_usage(const habana_dma_t *dma, unsigned *count,
-                            size_t *bytes)
+void habana_dma_usage(const habana_dma_t *dma, habana_dma_usage_t *usage)
 {
     pthread_mutex_lock((pthread_mutex_t*)&dma->lock);
-    *count = dma->count;
-    *bytes = dma->pinned;
+    usage->capacity  = dma->capacity;
+    usage->cached    = dma->count;
+    usage->pinned    = dma->pinned;
+    usage->host_maps = dma->host_maps;
+    usage->bounced   = dma->bounced_misses;
     pthread_mutex_unlock((pthread_mutex_t*)&dma->lock);
-}
-
-uint64_t habana_dma_cache_bounced(const habana_dma_t *dma)
-{
-    uint64_t bounced;
-
-    pthread_mutex_lock((pthread_mutex_t*)&dma->lock);
-    bounced = dma->bounced_misses;
-    pthread_mutex_unlock((pthread_mutex_t*)&dma->lock);
-    return bounced;
 }

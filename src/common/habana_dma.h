@@ -16,9 +16,9 @@
  *
  * Host memory reaches the device through mappings: copies up to the bounce
  * size go through a pinned bounce buffer, larger ones map the caller's
- * pages - kept in a cache when the caller reports unmapped host memory
- * (habana_dma_host_unmapped(), e.g. from UCM's VM_UNMAPPED events), else
- * mapped for the one copy.
+ * pages (or the whole region they were registered in) - kept in a cache
+ * when the caller reports unmapped host memory (habana_dma_host_unmapped(),
+ * e.g. from UCM's VM_UNMAPPED events), else mapped for the one copy.
  *
  * Calls on one engine are serialized by its lock; a copy returns when the
  * data has arrived.
@@ -46,6 +46,7 @@ typedef struct habana_dma_params {
     const char              *pci_bus;       /* "0000:3a:00.0", or NULL */
     int                     cache_host;     /* keep host mappings until
                                                habana_dma_host_unmapped() */
+    unsigned                cache_entries;  /* how many, 0: the default */
     const char              *backend;       /* "cs", "synapse", NULL: any */
 } habana_dma_params_t;
 
@@ -69,6 +70,21 @@ void habana_dma_forget(habana_dma_t *dma);
  */
 int habana_dma_copy(habana_dma_t *dma, void *dst, const void *src,
                     size_t length, habana_dma_dir_t dir);
+
+/* Host memory the caller registered as one piece (UCX's staging pool) */
+typedef struct habana_dma_region {
+    uintptr_t start;
+    size_t    length;
+} habana_dma_region_t;
+
+/*
+ * habana_dma_copy(), where the host side lies in @host_region (NULL: none
+ * known): a cache miss maps the whole region, which later copies anywhere
+ * in it then hit, instead of the copy's own pages
+ */
+int habana_dma_copy_in(habana_dma_t *dma, void *dst, const void *src,
+                       size_t length, habana_dma_dir_t dir,
+                       const habana_dma_region_t *host_region);
 
 /* The host range [@addr, @addr + @length) was unmapped or remapped */
 void habana_dma_host_unmapped(habana_dma_t *dma, const void *addr,
@@ -94,11 +110,16 @@ double habana_dma_launch_time(habana_dma_t *dma);
 /* The last failure of this engine, for the caller's log */
 const char *habana_dma_error(const habana_dma_t *dma);
 
-/* Host mappings kept and their pinned bytes */
-void habana_dma_cache_usage(const habana_dma_t *dma, unsigned *count,
-                            size_t *bytes);
+/* What the host-mapping cache holds and did */
+typedef struct habana_dma_usage {
+    unsigned capacity;   /* host mappings the cache can keep */
+    unsigned cached;     /* host mappings kept */
+    size_t   pinned;     /* their bytes */
+    uint64_t host_maps;  /* host mappings made (cached or temporary) */
+    uint64_t bounced;    /* copies bounced: the cache was full of mappings
+                            in use */
+} habana_dma_usage_t;
 
-/* Copies bounced because the cache was full of mappings in use */
-uint64_t habana_dma_cache_bounced(const habana_dma_t *dma);
+void habana_dma_usage(const habana_dma_t *dma, habana_dma_usage_t *usage);
 
 #endif

@@ -47,10 +47,12 @@ struct habana_dma {
     uint64_t                   bounce_dev;
 
     habana_dma_host_map_t      *maps;          /* the cache */
+    unsigned                   capacity;
     unsigned                   count;
     size_t                     pinned;
     uint64_t                   clock;
     uint64_t                   bounced_misses; /* see cache_thrashing */
+    uint64_t                   host_maps;
 
     char                       error[256];
     double                     launch_time;    /* seconds, 0: unknown */

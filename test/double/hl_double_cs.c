@@ -164,6 +164,9 @@ static int host_range_mapped(uint64_t start, uint64_t npages)
 	return 0;
 }
 
+/* USERPTR mappings made (hl_double_userptr_maps()) */
+static unsigned long hld_userptr_total;
+
 /* memory.c map_device_va() with HL_MEM_USERPTR, hl_pin_host_memory() */
 int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
 		    const struct hl_mem_in *in, uint64_t *va)
@@ -210,8 +213,14 @@ int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
 	cs->maps = m;
 	cs->nmaps++;
 	cs->pinned += m->block_size;
+	hld_userptr_total++;
 	*va = m->va;
 	return 0;
+}
+
+unsigned long hld_userptr_maps(void)
+{
+	return hld_userptr_total;
 }
 
 /* memory.c unmap_device_va(): only the exact VA MAP returned names it */

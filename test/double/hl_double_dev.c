@@ -1014,6 +1014,16 @@ HLD_API unsigned long hl_double_export_count(void)
 	return n;
 }
 
+HLD_API unsigned long hl_double_userptr_maps(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&hld_lock);
+	n = hld_userptr_maps();
+	pthread_mutex_unlock(&hld_lock);
+	return n;
+}
+
 HLD_API unsigned long hl_double_live_exports(void)
 {
 	unsigned long n = 0;

@@ -94,6 +94,8 @@ struct hl_mem_in;
 int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,
 		    const struct hl_mem_in *in, uint64_t *va);
 int hld_userptr_unmap(struct hld_cs_ctx *cs, uint64_t va);
+/* USERPTR mappings made since the start (global lock held) */
+unsigned long hld_userptr_maps(void);
 int hld_cs_ioctl(struct hld_ctx *ctx, struct hld_cs_ctx **csp, void *arg);
 /* WAIT_CS returns HLD_RETRY to sleep (without the lock) and ask again */
 #define HLD_RETRY		1

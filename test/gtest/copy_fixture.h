@@ -192,11 +192,12 @@ protected:
     }
 
     ucs_status_t put(void *dst, const void *src, size_t length,
-                     counted_comp *comp)
+                     counted_comp *comp, uct_mem_h memh = UCT_MEM_HANDLE_NULL)
     {
         uct_iov_t iov = {};
         iov.buffer    = const_cast<void*>(src);
         iov.length    = length;
+        iov.memh      = memh;
         iov.count     = 1;
         return uct_ep_put_zcopy(m_ep, &iov, 1, (uintptr_t)dst,
                                 UCT_INVALID_RKEY,
@@ -204,11 +205,12 @@ protected:
     }
 
     ucs_status_t get(void *dst, const void *src, size_t length,
-                     counted_comp *comp)
+                     counted_comp *comp, uct_mem_h memh = UCT_MEM_HANDLE_NULL)
     {
         uct_iov_t iov = {};
         iov.buffer    = dst;
         iov.length    = length;
+        iov.memh      = memh;
         iov.count     = 1;
         return uct_ep_get_zcopy(m_ep, &iov, 1, (uintptr_t)src,
                                 UCT_INVALID_RKEY,

@@ -136,16 +136,17 @@ std::vector<std::string> log_capture::s_lines;
 class habana_md_copy_conform : public habana_copy_iface_test {
 protected:
     /* put @len bytes of @src to @dev, then get them into @dst, waiting for
-     * each to complete */
-    void put_then_get(void *dev, const void *src, void *dst, size_t len)
+     * each to complete; @src and @dst in the registration @memh */
+    void put_then_get(void *dev, const void *src, void *dst, size_t len,
+                      uct_mem_h memh = UCT_MEM_HANDLE_NULL)
     {
         counted_comp put_comp, get_comp;
-        ucs_status_t status = put(dev, src, len, &put_comp);
+        ucs_status_t status = put(dev, src, len, &put_comp, memh);
         ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
         ASSERT_TRUE(progress_until([&]() {
             return (status == UCS_OK) || (put_comp.calls == 1);
         }));
-        status = get(dst, dev, len, &get_comp);
+        status = get(dst, dev, len, &get_comp, memh);
         ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS));
         ASSERT_TRUE(progress_until([&]() {
             return (status == UCS_OK) || (get_comp.calls == 1);
@@ -433,6 +434,49 @@ TEST_F(habana_md_copy_conform, remapped_host_memory_is_copied_fresh)
                 << "copied the old pages of a remapped buffer";
     }
     munmap(host, len);
+}
+
+/*
+ * UCX registers its staging pools with the memory domain in pieces of
+ * 64 MiB and copies fragments of them.  The engine maps a registered piece
+ * to the device whole at the first fragment, so the next fragments hit
+ * that one mapping; unregistered memory is mapped fragment by fragment.
+ * (The count is hl_double's: hlsim pins without a counter.)
+ */
+TEST_F(habana_md_copy_conform, registered_host_memory_is_mapped_once)
+{
+    const size_t frag = 256 * 1024, frags = 8; /* above the bounce size */
+    std::vector<char> pool(frags * frag), loose(frags * frag), out(frag);
+    auto userptr_maps = (unsigned long (*)(void))dlsym(
+            RTLD_DEFAULT, "hl_double_userptr_maps");
+    uct_mem_h memh;
+
+    if (userptr_maps == NULL) {
+        GTEST_SKIP() << "counts hl_double's USERPTR mappings";
+    }
+    ASSERT_NO_FATAL_FAILURE(open_iface());
+    char *dev = (char*)dev_alloc(frag);
+    ASSERT_EQ(UCS_OK, uct_md_mem_reg(m_md, pool.data(), pool.size(),
+                                     UCT_MD_MEM_ACCESS_ALL, &memh));
+    /* the engine, its bounce buffer and @out mapped before counting */
+    ASSERT_NO_FATAL_FAILURE(put_then_get(dev, out.data(), out.data(), frag));
+
+    for (std::vector<char> *host : {&pool, &loose}) {
+        unsigned long before = userptr_maps();
+        for (size_t i = 0; i < frags; ++i) {
+            char *src = host->data() + i * frag;
+            memset(src, 'a' + i, frag);
+            ASSERT_NO_FATAL_FAILURE(put_then_get(
+                    dev, src, out.data(), frag,
+                    (host == &pool) ? memh : UCT_MEM_HANDLE_NULL));
+            EXPECT_EQ(std::vector<char>(frag, 'a' + i), out) << "fragment "
+                                                             << i;
+        }
+        EXPECT_EQ((host == &pool) ? 1u : frags, userptr_maps() - before)
+                << ((host == &pool) ? "registered" : "unregistered")
+                << " host memory";
+    }
+    EXPECT_EQ(UCS_OK, uct_md_mem_dereg(m_md, memh));
 }
 
 /*

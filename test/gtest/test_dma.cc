@@ -29,8 +29,9 @@ protected:
         params.gen        = (env_str("HL_DOUBLE_ABI", "accel") == "misc") ?
                             &habana_uapi_misc : &habana_uapi_accel;
         params.fd         = m_dev.fd;
-        params.cache_host = 1;
-        params.backend    = "cs";
+        params.cache_host    = 1;
+        params.cache_entries = CACHE;
+        params.backend       = "cs";
         char why[512];
         ASSERT_EQ(0, habana_dma_open(&params, &m_dma, why, sizeof(why)))
                 << why;
@@ -59,7 +60,8 @@ protected:
     }
 
     /* larger than what the engine bounces when it has a cache */
-    static const size_t BUF = 128 * 1024;
+    static constexpr size_t BUF = 128 * 1024;
+    static constexpr unsigned CACHE = 256;
     dev_buffer          m_dev = {};
     habana_dma_t        *m_dma = NULL;
 };
@@ -73,20 +75,20 @@ protected:
 TEST_F(habana_md_dma, cycling_through_more_memory_than_the_cache_bounces)
 {
     std::vector<std::vector<char>> pool(300, std::vector<char>(BUF, 1));
-    unsigned count;
-    size_t bytes;
+    habana_dma_usage_t usage;
 
     for (int round = 0; round < 3; ++round) {
         for (size_t i = 0; i < pool.size(); ++i) {
             ASSERT_NO_FATAL_FAILURE(copy_from(pool, i));
         }
     }
-    habana_dma_cache_usage(m_dma, &count, &bytes);
-    EXPECT_EQ(256u, count);
+    habana_dma_usage(m_dma, &usage);
+    EXPECT_EQ(CACHE, usage.capacity);
+    EXPECT_EQ(CACHE, usage.cached);
     /* the cache keeps the first 256 and serves them each round; only the
      * other 44 bounce (LRU eviction made all 300 miss every round) */
-    uint64_t bounced = habana_dma_cache_bounced(m_dma);
-    EXPECT_EQ(3u * (pool.size() - 256), bounced)
+    uint64_t bounced = usage.bounced;
+    EXPECT_EQ(3u * (pool.size() - CACHE), bounced)
             << "copies past the cache mapped anew, evicting the next ones";
 
     /* a new, small working set: once the old entries are old, it is
@@ -95,10 +97,12 @@ TEST_F(habana_md_dma, cycling_through_more_memory_than_the_cache_bounces)
     for (int n = 0; n < 2000; ++n) {
         ASSERT_NO_FATAL_FAILURE(copy_from(next, n % next.size()));
     }
-    bounced = habana_dma_cache_bounced(m_dma);
+    habana_dma_usage(m_dma, &usage);
+    bounced = usage.bounced;
     for (int n = 0; n < 100; ++n) {
         ASSERT_NO_FATAL_FAILURE(copy_from(next, n % next.size()));
     }
-    EXPECT_EQ(bounced, habana_dma_cache_bounced(m_dma))
+    habana_dma_usage(m_dma, &usage);
+    EXPECT_EQ(bounced, usage.bounced)
             << "a working set that fits the cache is still bounced";
 }

@@ -444,6 +444,26 @@ ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p)
     return UCS_OK;
 }
 
+void uct_habana_dev_dma_format(uct_habana_dev_t *dev,
+                               ucs_string_buffer_t *strb)
+{
+    habana_dma_usage_t usage;
+    int have;
+
+    pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
+    have = (dev->ctx != NULL) && (dev->ctx->dma != NULL);
+    if (have) {
+        habana_dma_usage(dev->ctx->dma, &usage);
+    }
+    pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
+
+    if (have) {
+        ucs_string_buffer_appendf(strb, " %s_host_maps=%" PRIu64
+                                  " %s_bounced_copies=%" PRIu64, dev->name,
+                                  usage.host_maps, dev->name, usage.bounced);
+    }
+}
+
 int uct_habana_dev_is_held(uct_habana_dev_t *dev)
 {
     int held;

@@ -10,6 +10,7 @@
 #include <src/common/habana_dma.h>
 #include <src/common/habana_uapi.h>
 
+#include <ucs/datastruct/string_buffer.h>
 #include <ucs/sys/topo/base/topo.h>
 #include <pthread.h>
 #include <sys/types.h>
@@ -76,6 +77,11 @@ void uct_habana_dev_dma_backend_set(const char *name);
 
 /* Does this process hold the device's compute context (any fd)? */
 int uct_habana_dev_is_held(uct_habana_dev_t *dev);
+
+/* " <dev>_host_maps=N <dev>_bounced_copies=N" of the device's copy engine,
+ * nothing if it has none (the summary; never opens one) */
+void uct_habana_dev_dma_format(uct_habana_dev_t *dev,
+                               ucs_string_buffer_t *strb);
 
 /*
  * The device for a new allocation: the one @sys_dev names, else the one

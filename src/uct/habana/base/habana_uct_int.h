@@ -190,11 +190,28 @@ typedef struct {
 } uct_iface_is_reachable_params_t;
 
 
+/* uct_v2.h (not installed by every distribution), UCX 1.13 .. 1.23 */
+enum {
+    UCT_MD_MEM_DEREG_FIELD_MEMH       = UCS_BIT(0),
+    UCT_MD_MEM_DEREG_FIELD_FLAGS      = UCS_BIT(1),
+    UCT_MD_MEM_DEREG_FIELD_COMPLETION = UCS_BIT(2)
+};
+
+enum {
+    UCT_MD_MEM_DEREG_FLAG_INVALIDATE = UCS_BIT(0)
+};
+
+typedef struct uct_md_mem_dereg_params {
+    uint64_t         field_mask;
+    unsigned         flags;
+    uct_mem_h        memh;
+    uct_completion_t *comp;
+} uct_md_mem_dereg_params_t;
+
 /* Parameter structures the plugin passes through without reading */
 typedef struct uct_rkey_unpack_params   uct_rkey_unpack_params_t;
 typedef struct uct_rkey_compare_params  uct_rkey_compare_params_t;
 typedef struct uct_md_mem_reg_params    uct_md_mem_reg_params_t;
-typedef struct uct_md_mem_dereg_params  uct_md_mem_dereg_params_t;
 typedef struct uct_md_mkey_pack_params  uct_md_mkey_pack_params_t;
 typedef struct uct_md_mem_attach_params uct_md_mem_attach_params_t;
 typedef struct uct_tl_device_resource   uct_tl_device_resource_t;

@@ -81,10 +81,11 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
     uct_habana_dev_t *dev;
     int dst_dev, src_dev;
 
-    req->dst    = dst;
-    req->src    = src;
-    req->length = length;
-    req->status = UCS_OK;
+    req->dst                = dst;
+    req->src                = src;
+    req->length             = length;
+    req->status             = UCS_OK;
+    req->host_region.length = 0;
 
     dst_dev = (uct_habana_mem_resolve(&md->devs, dst, length, &dst_info) ==
                UCS_OK);
@@ -119,6 +120,24 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
     return uct_habana_dev_dma(dev, &req->dma);
 }
 
+/*
+ * The local buffer's memory handle, when the local side is the host side:
+ * the engine maps the whole registered range at a miss (see uct_habana_memh)
+ */
+static void uct_habana_copy_req_set_local(uct_habana_copy_req_t *req,
+                                          uct_mem_h local_memh, int put)
+{
+    const uct_habana_memh_t *memh = local_memh;
+
+    if ((memh == UCT_MEM_HANDLE_NULL) || (req->dma == NULL) ||
+        (req->dir != (put ? HABANA_DMA_H2D : HABANA_DMA_D2H))) {
+        return;
+    }
+
+    req->host_region.start  = (uintptr_t)memh->address;
+    req->host_region.length = memh->length;
+}
+
 static const uct_habana_stat_t uct_habana_copy_ep_stat[] = {
     [HABANA_DMA_H2D] = UCT_HABANA_STAT_STAGED_H2D_BYTES,
     [HABANA_DMA_D2H] = UCT_HABANA_STAT_STAGED_D2H_BYTES,
@@ -134,8 +153,9 @@ ucs_status_t uct_habana_copy_req_exec(const uct_habana_copy_req_t *req)
         return UCS_OK;
     }
 
-    ret = habana_dma_copy(req->dma, req->dst, req->src, req->length,
-                          req->dir);
+    ret = habana_dma_copy_in(req->dma, req->dst, req->src, req->length,
+                             req->dir, (req->host_region.length > 0) ?
+                                       &req->host_region : NULL);
     if (ret != 0) {
         ucs_error("habana_copy: %p <- %p (%zu bytes) failed: %s", req->dst,
                   req->src, req->length, habana_dma_error(req->dma));
@@ -149,9 +169,14 @@ ucs_status_t uct_habana_copy_req_exec(const uct_habana_copy_req_t *req)
     return UCS_OK;
 }
 
-/* Copy in the calling thread, ordered after fenced copies */
-static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *dst,
-                                            const void *src, size_t length)
+/*
+ * Copy @length bytes between @local and @remote (@put: to @remote) in the
+ * calling thread, ordered after fenced copies
+ */
+static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *local,
+                                            uct_mem_h local_memh,
+                                            void *remote, size_t length,
+                                            int put)
 {
     uct_habana_copy_req_t req;
     ucs_status_t status;
@@ -160,10 +185,15 @@ static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *dst,
         return UCS_OK;
     }
 
-    status = uct_habana_copy_ep_resolve(tl_ep, dst, src, length, &req);
+    status = put ? uct_habana_copy_ep_resolve(tl_ep, remote, local, length,
+                                              &req) :
+                   uct_habana_copy_ep_resolve(tl_ep, local, remote, length,
+                                              &req);
     if (status != UCS_OK) {
         return status;
     }
+
+    uct_habana_copy_req_set_local(&req, local_memh, put);
 
     uct_habana_copy_iface_fence_wait(uct_habana_copy_ep_iface(tl_ep));
     return uct_habana_copy_req_exec(&req);
@@ -176,8 +206,9 @@ ucs_status_t uct_habana_copy_ep_put_short(uct_ep_h tl_ep, const void *buffer,
 {
     ucs_status_t status;
 
-    status = uct_habana_copy_ep_copy(tl_ep, (void*)(uintptr_t)remote_addr,
-                                     buffer, length);
+    status = uct_habana_copy_ep_copy(tl_ep, (void*)buffer,
+                                     UCT_MEM_HANDLE_NULL,
+                                     (void*)(uintptr_t)remote_addr, length, 1);
     uct_habana_copy_trace_data("PUT_SHORT", buffer, length, remote_addr,
                                status);
     return status;
@@ -190,9 +221,8 @@ ucs_status_t uct_habana_copy_ep_get_short(uct_ep_h tl_ep, void *buffer,
 {
     ucs_status_t status;
 
-    status = uct_habana_copy_ep_copy(tl_ep, buffer,
-                                     (const void*)(uintptr_t)remote_addr,
-                                     length);
+    status = uct_habana_copy_ep_copy(tl_ep, buffer, UCT_MEM_HANDLE_NULL,
+                                     (void*)(uintptr_t)remote_addr, length, 0);
     uct_habana_copy_trace_data("GET_SHORT", buffer, length, remote_addr,
                                status);
     return status;
@@ -210,10 +240,8 @@ static ucs_status_t uct_habana_copy_ep_iov(uct_ep_h tl_ep, const uct_iov_t *iov,
     for (i = 0; i < count; ++i) {
         local  = UCS_PTR_BYTE_OFFSET(iov->buffer, (size_t)i * iov->stride);
         remote = (void*)(uintptr_t)*remote_p;
-        status = put ? uct_habana_copy_ep_copy(tl_ep, remote, local,
-                                               iov->length) :
-                       uct_habana_copy_ep_copy(tl_ep, local, remote,
-                                               iov->length);
+        status = uct_habana_copy_ep_copy(tl_ep, local, iov->memh, remote,
+                                         iov->length, put);
         if (status != UCS_OK) {
             return status;
         }
@@ -286,6 +314,7 @@ static ucs_status_t uct_habana_copy_ep_zcopy(uct_ep_h tl_ep,
         return status;
     }
 
+    uct_habana_copy_req_set_local(&req, iov->memh, put);
     req.comp = comp;
     status   = uct_habana_copy_iface_post(iface, &req);
     if ((status == UCS_INPROGRESS) ||

@@ -48,6 +48,8 @@ typedef struct uct_habana_copy_req {
     size_t                 length;
     habana_dma_t           *dma;            /* NULL: host to host */
     habana_dma_dir_t       dir;
+    habana_dma_region_t    host_region;     /* the host side's memory
+                                               handle; length 0: none */
     ucs_status_t           status;
 } uct_habana_copy_req_t;
 

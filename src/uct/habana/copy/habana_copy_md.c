@@ -338,6 +338,7 @@ static ucs_status_t uct_habana_md_mem_query(uct_md_h tl_md, const void *addr,
 
 /* Device memory that the MD allocated (UCP_MEM_MAP_ALLOCATE of GAUDI) */
 typedef struct uct_habana_md_alloc {
+    uct_habana_memh_t    super;
     uct_habana_dev_t     *dev;
     uct_habana_mapping_t mapping;
 } uct_habana_md_alloc_t;
@@ -391,12 +392,52 @@ uct_habana_md_mem_alloc(uct_md_h tl_md, size_t *length_p, void **address_p,
         return status;
     }
 
-    alloc->dev = dev;
-    *length_p  = alloc->mapping.size;
-    *address_p = (void*)(uintptr_t)alloc->mapping.va;
+    alloc->dev           = dev;
+    alloc->super.address = (void*)(uintptr_t)alloc->mapping.va;
+    alloc->super.length  = alloc->mapping.size;
+    *length_p            = alloc->mapping.size;
+    *address_p           = alloc->super.address;
     *memh_p    = alloc;
     ucs_debug("habana: allocated %zu bytes at %p on %s for %s", *length_p,
               *address_p, dev->name, alloc_name);
+    return UCS_OK;
+}
+
+/* Nothing is mapped here: a copy maps what it needs (see uct_habana_memh) */
+static ucs_status_t
+uct_habana_md_mem_reg(uct_md_h tl_md, void *address, size_t length,
+                      const uct_md_mem_reg_params_t *params, uct_mem_h *memh_p)
+{
+    uct_habana_memh_t *memh;
+
+    memh = malloc(sizeof(*memh));
+    if (memh == NULL) {
+        ucs_error("habana: failed to allocate a memory handle for %p "
+                  "(%zu bytes)", address, length);
+        return UCS_ERR_NO_MEMORY;
+    }
+
+    memh->address = address;
+    memh->length  = length;
+    *memh_p       = memh;
+    return UCS_OK;
+}
+
+static ucs_status_t
+uct_habana_md_mem_dereg(uct_md_h tl_md,
+                        const uct_md_mem_dereg_params_t *params)
+{
+    if (!(params->field_mask & UCT_MD_MEM_DEREG_FIELD_MEMH) ||
+        (params->memh == NULL)) {
+        return UCS_ERR_INVALID_PARAM;
+    }
+
+    if ((params->field_mask & UCT_MD_MEM_DEREG_FIELD_FLAGS) &&
+        (params->flags & UCT_MD_MEM_DEREG_FLAG_INVALIDATE)) {
+        return UCS_ERR_UNSUPPORTED;
+    }
+
+    free(params->memh);
     return UCS_OK;
 }
 
@@ -437,6 +478,7 @@ static void uct_habana_md_format_dram(uct_habana_md_t *md,
             ucs_string_buffer_appendf(strb, " %s_ctx_dram_bytes=%" PRIu64,
                                       dev->name, bytes);
         }
+        uct_habana_dev_dma_format(dev, strb);
     }
 }
 
@@ -473,8 +515,8 @@ static uct_md_ops_t uct_habana_md_ops = {
     .mem_alloc          = uct_habana_md_mem_alloc,
     .mem_free           = uct_habana_md_mem_free,
     .mem_advise         = (void*)ucs_empty_function_return_unsupported,
-    .mem_reg            = uct_md_dummy_mem_reg,
-    .mem_dereg          = uct_md_dummy_mem_dereg,
+    .mem_reg            = uct_habana_md_mem_reg,
+    .mem_dereg          = uct_habana_md_mem_dereg,
     .mem_query          = uct_habana_md_mem_query,
     .mkey_pack          = (void*)ucs_empty_function_return_success,
     .mem_attach         = (void*)ucs_empty_function_return_unsupported,

@@ -20,6 +20,16 @@ typedef struct uct_habana_md_config {
     int                      summary;
 } uct_habana_md_config_t;
 
+/*
+ * A memory handle of this MD: the range it covers.  The copy engine maps
+ * registered host memory (UCX's staging pools) to a device whole, at the
+ * first copy that needs it, instead of each fragment's pages.
+ */
+typedef struct uct_habana_memh {
+    void   *address;
+    size_t length;
+} uct_habana_memh_t;
+
 /* Zero copy for one device: decided at its first device buffer */
 typedef struct uct_habana_md_zcopy {
     int                      probed;
