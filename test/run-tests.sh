@@ -230,6 +230,47 @@ perftest() {
 }
 check "ucx_perftest -t tag_bw -m gaudi,gaudi over tcp,habana" \
 	perftest bw tcp,habana -t tag_bw -m gaudi,gaudi -s 65536 -n 200 -w 10
+# UCP's protocol for streams of 8-byte device messages (tag_bw), from its
+# UCX_PROTO_INFO tables of tagged sends from gaudi memory: eager (one
+# message, a copy on each side), not rendezvous (three messages).  Below
+# ASYNC_THRESH a copy's launch and completion are CPU time of the caller,
+# which the transport's estimate must say for UCP to see it.  (For single
+# messages, tag_lat, UCP's estimate of its rkey_ptr rendezvous counts one
+# of its two copies and picks it anyway: README, Performance.)
+small_device_messages_go_eager() {
+	local tl=$1 log=$builddir/perftest-proto-$1.log rows
+	UCX_PROTO_INFO=y perftest "proto-$tl" "$tl,habana" -t tag_bw \
+		-m gaudi,gaudi -s 8 -n 100 -w 10 >/dev/null || return 1
+	rows=$(awk '
+		function bytes(v) {   # "512K" -> 524288
+			if (v ~ /K$/) return v * 1024
+			if (v ~ /M$/) return v * 1048576
+			if (v ~ /G$/) return v * 1073741824
+			return v + 0
+		}
+		/\| tagged message by ucp_tag_send\*\(multi\) from gaudi/ {
+			table = 1
+			next
+		}
+		/\| (tagged message|remote memory|rendezvous)/ { table = 0 }
+		table && match($0, /\| +[0-9]+(\.\.[0-9A-Za-z]+)? +\|/) {
+			range = substr($0, RSTART + 1, RLENGTH - 2)
+			gsub(/ /, "", range)
+			n = split(range, r, /\.\./)
+			lo = r[1]; hi = (n == 1) ? r[1] : r[2]
+			if (lo + 0 <= 8 && (hi == "inf" || bytes(hi) >= 8)) {
+				rest = substr($0, RSTART + RLENGTH)
+				sub(/\|.*/, "", rest)
+				print rest
+			}
+		}' "$log" "$log.server")
+	echo "$rows" | sed 's/^ */    8 bytes: /' | sort -u
+	[ -n "$rows" ] && ! echo "$rows" | grep -qv "^ *eager"
+}
+check "streams of 8-byte device messages go eager over sm (UCX_PROTO_INFO)" \
+	small_device_messages_go_eager sm
+check "streams of 8-byte device messages go eager over tcp (UCX_PROTO_INFO)" \
+	small_device_messages_go_eager tcp
 # a UCT test allocates through the module's uct_alloc, which finds the
 # test's memory domain in the perftest context (layout of the running UCX)
 perftest_loopback() {
