@@ -9,7 +9,8 @@
 #     processes, as the two sides of a transfer copy), and memory-type
 #     detection through UCP;
 #   - ucx_perftest H<->H (-m host,host) and D<->D (-m gaudi,gaudi) over tcp
-#     and sm: tag_lat 8-byte latency, tag_bw bandwidth 4 KiB ... 64 MiB;
+#     and sm: tag_lat 8-byte latency, tag_bw bandwidth 4 KiB ... 64 MiB
+#     with at most 256 MiB in flight (see window());
 # and prints D<->D next to H<->H and next to the bound the blocks give:
 #   latency floor = H<->H + one D->H copy (sender) + one H->D copy (receiver)
 #   bandwidth bound = the slower side of the pipeline, per byte:
@@ -116,7 +117,8 @@ lat_iters=$([ "$device" = hlsim ] && echo 1000 || echo 20000)
 bandwidth() {
 	local i
 	for ((i = 0; i < repeat; ++i)); do
-		perftest "$1" "$2" /dev/null -t tag_bw -s "$3" -n "$4" -w "$5"
+		perftest "$1" "$2" /dev/null -t tag_bw -s "$3" -n "$4" -w "$5" \
+			-O "$(window "$3")"
 	done | awk '$6 > best { best = $6 } END { print best + 0 }'
 }
 # latency: "best worst" of the runs' medians
@@ -141,9 +143,18 @@ label() {
 }
 
 read -r -a sizes <<<"${BENCH_SIZES:-4096 16384 65536 262144 1048576 4194304 16777216 67108864}"
-# iterations: about 256 MiB per point, at least 8
-iters()  { local n=$((268435456 / $1)); echo $((n > 20000 ? 20000 : (n < 8 ? 8 : n))); }
-warmup() { local n=$(($(iters "$1") / 16)); echo $((n < 2 ? 2 : n)); }
+# iterations: about 1 GiB per point, at least 16
+iters()  { local n=$((1073741824 / $1)); echo $((n > 20000 ? 20000 : (n < 16 ? 16 : n))); }
+# messages in flight (ucx_perftest -O, its default 32): at most 256 MiB.
+# UCP stages every byte in flight through host fragments on each side:
+# 32 x 64 MiB would be 2 GiB per process, past what the engine keeps mapped
+# (768 MiB; the driver pins at most 1 GiB per context), and copies bounce.
+window() { local n=$((268435456 / $1)); echo $((n > 32 ? 32 : (n < 1 ? 1 : n))); }
+# warmup: the staging pools grow to their size in the first two windows
+warmup() {
+	local n=$(($(iters "$1") / 8)) w=$((2 * $(window "$1") + 4))
+	echo $((n > w ? n : w))
+}
 
 echo "ucx-habana benchmark: ucx_perftest server + client on loopback, device = $device"
 echo "UCX $(ucx_info -v | sed -n 's/^# Library version: //p'), UCX_TLS=<tl>,habana," \
@@ -196,7 +207,7 @@ for tl in tcp sm; do
 	bound[$tl.lat]=$(calc "${hh[$tl.lat]} + $c_h2d + $c_d2h" 3)
 done
 
-echo "tag_bw bandwidth, MB/s (D = -m gaudi,gaudi, staged; H = -m host,host; bound: see the header)"
+echo "tag_bw bandwidth, MB/s (D = -m gaudi,gaudi, staged; H = -m host,host; at most 256 MiB in flight; bound: see the header)"
 printf "%-8s" "size"
 for tl in tcp sm; do printf " | %9s %9s %5s %9s %5s" "$tl H<->H" "D<->D" "D/H" "bound" "D/bnd"; done
 echo

@@ -59,7 +59,8 @@ static ucs_config_field_t uct_habana_copy_iface_config_table[] = {
      UCS_CONFIG_TYPE_BW},
 
     {"LAT", "auto",
-     "Latency of one host<->device copy, used in performance estimates:\n"
+     "Fixed cost of one host<->device copy, used in performance estimates\n"
+     "(as CPU time of the caller, who waits for copies below ASYNC_THRESH):\n"
      "a time, or \"auto\": what the device's copy engine takes to launch and\n"
      "complete an empty submission, measured once the application holds the\n"
      "device (" UCS_PP_MAKE_STRING(UCT_HABANA_COPY_LAT_FALLBACK_US)
