@@ -23,18 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Gaudi2 queues the driver lets user CBs on (gaudi2.c queue properties) */
-#define HABANA_CS_QUEUE_PDMA_0_0   0   /* host -> device */
-#define HABANA_CS_QUEUE_PDMA_1_0   4   /* device -> host */
-#define HABANA_CS_QUEUE_EDMA_0_0   8   /* device <-> device, dcore 0 */
-
-/* Gaudi2 packets (gaudi2_packets.h): opcode in ctl bits 24-28 */
-#define HABANA_CS_PKT_LIN_DMA      0x9u
-#define HABANA_CS_PKT_NOP          0xAu
-#define HABANA_CS_CTL_OPCODE_SHIFT 24
-#define HABANA_CS_CTL_EB           (1u << 29) /* engine barrier */
-#define HABANA_CS_CTL_MB           (1u << 31) /* message barrier */
-
 /* tsize is 32 bits: larger copies are split into packets of this size */
 #define HABANA_CS_MAX_PACKET       (1ul << 30)
 #define HABANA_CS_CB_SIZE          (64ul << 10)
@@ -48,20 +36,8 @@
 /* EAGAIN (all in-flight slots of the context taken): retried this long */
 #define HABANA_CS_EAGAIN_SEC       1
 
-struct habana_cs_lin_dma {
-    uint32_t tsize;
-    uint32_t ctl;
-    uint64_t src;
-    uint64_t dst;
-};
-
-struct habana_cs_nop {
-    uint32_t reserved;
-    uint32_t ctl;
-};
-
-_Static_assert(sizeof(struct habana_cs_lin_dma) == 24, "LIN_DMA packet");
-_Static_assert(sizeof(struct habana_cs_nop) == 8, "NOP packet");
+_Static_assert(sizeof(struct habana_pkt_lin_dma) == 24, "LIN_DMA packet");
+_Static_assert(sizeof(struct habana_pkt_nop) == 8, "NOP packet");
 
 typedef struct habana_dma_cs {
     void     *cb;
@@ -241,16 +217,16 @@ static int habana_dma_cs_run(habana_dma_t *dma, uint32_t queue,
 }
 
 static const uint32_t habana_dma_cs_queue[] = {
-    [HABANA_DMA_H2D] = HABANA_CS_QUEUE_PDMA_0_0,
-    [HABANA_DMA_D2H] = HABANA_CS_QUEUE_PDMA_1_0,
-    [HABANA_DMA_D2D] = HABANA_CS_QUEUE_EDMA_0_0
+    [HABANA_DMA_H2D] = HABANA_QUEUE_PDMA_0_0,
+    [HABANA_DMA_D2H] = HABANA_QUEUE_PDMA_1_0,
+    [HABANA_DMA_D2D] = HABANA_QUEUE_EDMA_0_0
 };
 
 static int habana_dma_cs_copy(habana_dma_t *dma, uint64_t dst, uint64_t src,
                               size_t length, habana_dma_dir_t dir)
 {
     habana_dma_cs_t *cs = dma->priv;
-    struct habana_cs_lin_dma *pkt = cs->cb;
+    struct habana_pkt_lin_dma *pkt = cs->cb;
     size_t max_pkts = HABANA_CS_CB_SIZE / sizeof(*pkt);
     size_t offset, chunk;
     unsigned n;
@@ -263,9 +239,8 @@ static int habana_dma_cs_copy(habana_dma_t *dma, uint64_t dst, uint64_t src,
                 chunk = HABANA_CS_MAX_PACKET;
             }
             pkt[n].tsize = chunk;
-            pkt[n].ctl   = (HABANA_CS_PKT_LIN_DMA <<
-                            HABANA_CS_CTL_OPCODE_SHIFT) |
-                           HABANA_CS_CTL_EB | HABANA_CS_CTL_MB;
+            pkt[n].ctl   = HABANA_PKT_CTL(HABANA_PKT_LIN_DMA) |
+                           HABANA_PKT_EB | HABANA_PKT_MB;
             pkt[n].src   = src + offset;
             pkt[n].dst   = dst + offset;
             offset      += chunk;
@@ -284,12 +259,11 @@ static int habana_dma_cs_copy(habana_dma_t *dma, uint64_t dst, uint64_t src,
 static int habana_dma_cs_probe(habana_dma_t *dma)
 {
     habana_dma_cs_t *cs       = dma->priv;
-    struct habana_cs_nop *nop = cs->cb;
+    struct habana_pkt_nop *nop = cs->cb;
 
     nop->reserved = 0;
-    nop->ctl      = (HABANA_CS_PKT_NOP << HABANA_CS_CTL_OPCODE_SHIFT) |
-                    HABANA_CS_CTL_MB;
-    return habana_dma_cs_run(dma, HABANA_CS_QUEUE_PDMA_0_0, sizeof(*nop));
+    nop->ctl      = HABANA_PKT_CTL(HABANA_PKT_NOP) | HABANA_PKT_MB;
+    return habana_dma_cs_run(dma, HABANA_QUEUE_PDMA_0_0, sizeof(*nop));
 }
 
 static void habana_dma_cs_close(habana_dma_t *dma)

@@ -4,13 +4,16 @@
  *
  * The habanalabs uapi facts every part of the project uses, in one place
  * (internal, never installed): the device VA range, the ioctl numbers of
- * both generations, the node and sysfs paths.  The structures come from
- * <drm/habanalabs_accel.h>.
+ * both generations, the node and sysfs paths, and the Gaudi2 command
+ * buffer format (packets, queues, the host VA range).  The structures come
+ * from <drm/habanalabs_accel.h>.  hlsim (kernel/) has its own copy of the
+ * Gaudi2 facts: it checks this one.
  */
 #ifndef HABANA_UAPI_H_
 #define HABANA_UAPI_H_
 
 #include <drm/habanalabs_accel.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 
 /*
@@ -20,6 +23,41 @@
  */
 #define HABANA_VA_START          0x1001000000000000ull
 #define HABANA_VA_END            0x2000000000000000ull
+
+/* Host memory mapped for the device (HL_MEM_USERPTR): Gaudi2's PMMU range
+ * (VA_HOST_SPACE_PAGE_START .. _END) */
+#define HABANA_HOST_VA_START     0xFFF0000000000000ull
+#define HABANA_HOST_VA_END       0xFFF0800000000000ull
+
+/* Gaudi2 queues a user command buffer may go to (gaudi2.c) */
+#define HABANA_QUEUE_PDMA_0_0    0   /* host -> device */
+#define HABANA_QUEUE_PDMA_1_0    4   /* device -> host */
+#define HABANA_QUEUE_EDMA_0_0    8   /* device <-> device, dcore 0 */
+
+/* Gaudi2 packets (gaudi2_packets.h): the opcode in ctl bits 24-28, the
+ * engine, register and message barriers in 29-31 */
+#define HABANA_PKT_OPCODE_SHIFT  24
+#define HABANA_PKT_OPCODE(ctl)   (((ctl) >> HABANA_PKT_OPCODE_SHIFT) & 0x1fu)
+#define HABANA_PKT_CTL(op)       ((uint32_t)(op) << HABANA_PKT_OPCODE_SHIFT)
+#define HABANA_PKT_LIN_DMA       0x9u
+#define HABANA_PKT_NOP           0xAu
+#define HABANA_PKT_WRCOMP        (1u << 0)    /* LIN_DMA: write completion */
+#define HABANA_PKT_MEMSET        (1u << 4)    /* LIN_DMA: src is the value */
+#define HABANA_PKT_EB            (1u << 29)
+#define HABANA_PKT_RB            (1u << 30)
+#define HABANA_PKT_MB            (1u << 31)
+
+struct habana_pkt_lin_dma {
+    uint32_t tsize;
+    uint32_t ctl;
+    uint64_t src;
+    uint64_t dst;
+};
+
+struct habana_pkt_nop {
+    uint32_t reserved;
+    uint32_t ctl;
+};
 
 /* Linux 5.16-6.5: the 'H' ioctl numbers (misc nodes, and accel on 6.3-6.5) */
 #define HABANA_LEGACY_INFO       _IOWR('H', 0x01, struct hl_info_args)

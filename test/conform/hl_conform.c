@@ -17,7 +17,7 @@
  *
  *   hl_conform [DEVICE]     default /dev/accel/accel0; /dev/hl0: misc
  */
-#include <drm/habanalabs_accel.h>
+#include <src/common/habana_uapi.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,16 +34,12 @@
 static const char *path = "/dev/accel/accel0";
 static int misc;	/* a /dev/hlN node: the pre-6.3 ioctl numbers */
 
-/* The misc generation's numbers (<misc/habanalabs.h>), on the accel
- * structures: same sizes and layouts */
-#define REQ_INFO	(misc ? _IOWR('H', 0x01, struct hl_info_args) \
-			      : DRM_IOCTL_HL_INFO)
-#define REQ_CS		(misc ? _IOWR('H', 0x03, union hl_cs_args) \
-			      : DRM_IOCTL_HL_CS)
-#define REQ_WAIT_CS	(misc ? _IOWR('H', 0x04, union hl_wait_cs_args) \
-			      : DRM_IOCTL_HL_WAIT_CS)
-#define REQ_MEMORY	(misc ? _IOWR('H', 0x05, union hl_mem_args) \
-			      : DRM_IOCTL_HL_MEMORY)
+/* The misc generation's numbers, on the accel structures: same sizes and
+ * layouts */
+#define REQ_INFO	(misc ? HABANA_LEGACY_INFO : DRM_IOCTL_HL_INFO)
+#define REQ_CS		(misc ? HABANA_LEGACY_CS : DRM_IOCTL_HL_CS)
+#define REQ_WAIT_CS	(misc ? HABANA_LEGACY_WAIT_CS : DRM_IOCTL_HL_WAIT_CS)
+#define REQ_MEMORY	(misc ? HABANA_LEGACY_MEMORY : DRM_IOCTL_HL_MEMORY)
 static int passed, failed;
 static uint64_t page;
 
@@ -249,22 +245,10 @@ static void case_dram_usage(int fd)
 
 /* ---- host memory mappings and command submission (Gaudi2) -------------- */
 
-#define HOST_VA_BASE	0xFFF0000000000000ULL	/* VA_HOST_SPACE_PAGE_START */
-#define HOST_VA_END	0xFFF0800000000000ULL	/* ..._PAGE_END */
-#define PKT_LIN_DMA	0x9
-#define PKT_NOP		0xa
-#define PKT_CTL(op)	(((uint32_t)(op) << 24) | (1U << 29) | (1U << 31))
-#define LIN_MEMSET	(1U << 4)
-#define QUEUE_H2D	0	/* PDMA_0_0 */
-#define QUEUE_D2H	4	/* PDMA_1_0 */
-#define QUEUE_D2D	8	/* DCORE0_EDMA_0_0 */
-
-struct lin_dma {
-	uint32_t	tsize;
-	uint32_t	ctl;
-	uint64_t	src;
-	uint64_t	dst;
-};
+#define PKT_CTL(op)	(HABANA_PKT_CTL(op) | HABANA_PKT_EB | HABANA_PKT_MB)
+#define QUEUE_H2D	HABANA_QUEUE_PDMA_0_0
+#define QUEUE_D2H	HABANA_QUEUE_PDMA_1_0
+#define QUEUE_D2D	HABANA_QUEUE_EDMA_0_0
 
 static int map_host(int fd, const void *host, uint64_t size, uint64_t *va)
 {
@@ -311,7 +295,7 @@ static void cb_fini(int fd, struct cb *cb)
 static void cb_lin(struct cb *cb, uint32_t ctl, uint64_t dst, uint64_t src,
 		   uint32_t tsize)
 {
-	struct lin_dma p = { tsize, ctl, src, dst };
+	struct habana_pkt_lin_dma p = { tsize, ctl, src, dst };
 
 	memcpy(cb->host + cb->size, &p, sizeof(p));
 	cb->size += sizeof(p);
@@ -319,7 +303,7 @@ static void cb_lin(struct cb *cb, uint32_t ctl, uint64_t dst, uint64_t src,
 
 static void cb_copy(struct cb *cb, uint64_t dst, uint64_t src, uint32_t n)
 {
-	cb_lin(cb, PKT_CTL(PKT_LIN_DMA), dst, src, n);
+	cb_lin(cb, PKT_CTL(HABANA_PKT_LIN_DMA), dst, src, n);
 }
 
 static void cb_word(struct cb *cb, uint32_t w0, uint32_t w1)
@@ -427,7 +411,7 @@ static void case_userptr(int fd, const struct hl_info_hw_ip_info *hw)
 	       "USERPTR MAP keeps the in-page offset (%#llx)",
 	       (unsigned long long)va);
 	/* gaudi2.c: host mappings come from the PMMU range, not DRAM's */
-	expect(va >= HOST_VA_BASE && va < HOST_VA_END &&
+	expect(va >= HABANA_HOST_VA_START && va < HABANA_HOST_VA_END &&
 	       !(va >= hw->dram_base_address &&
 		 va < hw->dram_base_address + (1ULL << 48)),
 	       "USERPTR VA lies in the host range (VA_HOST_SPACE_PAGE_START)");
@@ -530,7 +514,7 @@ static void case_cs_copies(int fd)
 	ok = run_cb(fd, QUEUE_D2D, &cb, &seq) == 0;
 	expect(ok && seq > last, "CS device->device (EDMA) completes, seq grows");
 	last = seq;
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));	/* NOP, then the copy */
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));	/* NOP, then the copy */
 	cb_copy(&cb, dst_va + 7, dev2 + OFF * 2, N);
 	ok = run_cb(fd, QUEUE_D2H, &cb, &seq) == 0;
 	expect(ok && seq > last,
@@ -540,13 +524,13 @@ static void case_cs_copies(int fd)
 	       "H2D, D2D, D2H: the bytes arrive intact, nothing beyond");
 
 	/* LIN_DMA memset (ctl bit 4): src is the value */
-	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA) | LIN_MEMSET, dev + OFF, 0, 64);
+	cb_lin(&cb, PKT_CTL(HABANA_PKT_LIN_DMA) | HABANA_PKT_MEMSET, dev + OFF, 0, 64);
 	cb_copy(&cb, dst_va, dev + OFF, 64);
 	ok = run_cb(fd, QUEUE_H2D, &cb, &seq) == 0;
 	memset(want, 0, 64);
 	expect(ok && memcmp(dst, want, 64) == 0,
 	       "memset packet (value 0), then device->host in one CB");
-	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA) | LIN_MEMSET, dev + OFF,
+	cb_lin(&cb, PKT_CTL(HABANA_PKT_LIN_DMA) | HABANA_PKT_MEMSET, dev + OFF,
 	       0x5a5a5a5a5a5a5a5aULL, 64);
 	cb_copy(&cb, dst_va, dev + OFF, 64);
 	ok = run_cb(fd, QUEUE_H2D, &cb, &seq) == 0;
@@ -563,8 +547,8 @@ static void case_cs_copies(int fd)
 		cb_copy(&cb, dev2, src_va, 64);
 		cb_copy(&cb, dev2 + 64, src_va, 64);
 		for (int i = 0; i < 2; i++) {
-			c[i].cb_handle = cb.va + i * sizeof(struct lin_dma);
-			c[i].cb_size = sizeof(struct lin_dma);
+			c[i].cb_handle = cb.va + i * sizeof(struct habana_pkt_lin_dma);
+			c[i].cb_size = sizeof(struct habana_pkt_lin_dma);
 			c[i].queue_index = i ? 1 : 0;
 			c[i].cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
 		}
@@ -669,7 +653,7 @@ static void case_cs_refusals(int fd)
 		many[i].queue_index = QUEUE_H2D;
 		many[i].cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB;
 	}
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	for (int i = 0; i <= HL_MAX_JOBS_PER_CS; i++)
 		many[i].cb_size = 8;
 	expect(cs_raw(fd, many, HL_MAX_JOBS_PER_CS + 1, &seq) == -EINVAL,
@@ -687,7 +671,7 @@ static void case_cs_refusals(int fd)
 	expect(a.out.seq == UINT64_MAX && a.out.status == (uint32_t)-EINVAL,
 	       "a refused CS answers out.seq ULLONG_MAX, out.status -EINVAL");
 	/* hl_cs_sanity_checks(): flags */
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	expect(cs_flags(fd, &cb, HL_CS_FLAGS_STAGED_SUBMISSION |
 			HL_CS_FLAGS_STAGED_SUBMISSION_FIRST) == -EPERM,
 	       "CS with STAGED_SUBMISSION: EPERM");
@@ -706,15 +690,15 @@ static void case_cs_refusals(int fd)
 		uint64_t s1 = 0, s2 = 0, s3 = 0;
 		uint32_t status = ~0U;
 
-		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 		run_cb(fd, QUEUE_H2D, &cb, &s1);
 		a.in.chunks_execute = (uintptr_t)many;
 		ioctl(fd, REQ_CS, &a);	/* padding: no number */
-		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 		run_cb(fd, QUEUE_H2D, &cb, &s2);
-		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 		cs_of(fd, 3, &cb);			/* queue: a number */
-		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 		run_cb(fd, QUEUE_H2D, &cb, &s3);
 		expect(s1 != 0 && s2 == s1 + 1 && s3 == s2 + 2,
 		       "a refused CS consumes a sequence number only after "
@@ -727,18 +711,18 @@ static void case_cs_refusals(int fd)
 	}
 
 	/* validate_queue_index(): a queue index beyond the ASIC's */
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	expect(cs_of(fd, 100000, &cb) == -EINVAL,
 	       "CS on queue 100000 (beyond max_queues): EINVAL");
 	/* gaudi2_validate_cb_address(): a queue that is not enabled */
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	expect(cs_of(fd, 2, &cb) == -EINVAL,
 	       "CS on a disabled queue (PDMA_0_2): EINVAL");
 	/* validate_queue_index(): Gaudi2 queues take no kernel CBs */
 	{
 		struct hl_cs_chunk c;
 
-		cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+		cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 		memset(&c, 0, sizeof(c));
 		c.cb_handle = cb.va;
 		c.cb_size = 8;
@@ -749,7 +733,7 @@ static void case_cs_refusals(int fd)
 	}
 	/* gaudi2_validate_cb_address(): the CB must lie in the PMMU range
 	 * (hlsim: inside one USERPTR mapping) */
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	rc = cs_submit(fd, QUEUE_H2D, (uintptr_t)cb.host, 8, &seq);
 	cb.size = 0;
 	expect(rc == -EFAULT, "CB at a host address, not a mapping: EFAULT");
@@ -772,19 +756,19 @@ static void case_cs_refusals(int fd)
 	cb.size = 16;
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "CB ending inside a LIN_DMA packet: EINVAL");
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	cb.size = 4;
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "CB of 4 bytes (cb_size < 8): EINVAL");
 	expect(cs_submit(fd, QUEUE_H2D, cb.va, 2 * 1024 * 1024, &seq) == -EINVAL,
 	       "CB of 2 MiB (beyond HL_MAX_CB_SIZE): EINVAL");
-	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA) | (1U << 1), dev, host_va, 64);
+	cb_lin(&cb, PKT_CTL(HABANA_PKT_LIN_DMA) | (1U << 1), dev, host_va, 64);
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "LIN_DMA with a ctl bit hlsim does not know (endian): EINVAL");
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP) | LIN_MEMSET);
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP) | HABANA_PKT_MEMSET);
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "NOP with a LIN_DMA bit (memset): EINVAL");
-	cb_lin(&cb, PKT_CTL(PKT_LIN_DMA), dev, host_va, 0);
+	cb_lin(&cb, PKT_CTL(HABANA_PKT_LIN_DMA), dev, host_va, 0);
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "LIN_DMA of tsize 0: EINVAL");
 	cb_copy(&cb, dev + 64 * 1024 * 1024, host_va, 64);
@@ -802,7 +786,7 @@ static void case_cs_refusals(int fd)
 	cb_copy(&cb, dev, host_va, 0xffffffffU);
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "LIN_DMA of tsize 4 GiB - 1 beyond every mapping: EINVAL");
-	cb_word(&cb, 0, PKT_CTL(PKT_NOP));
+	cb_word(&cb, 0, PKT_CTL(HABANA_PKT_NOP));
 	cb_copy(&cb, dev, 0x1234, 64);
 	expect(cs_of(fd, QUEUE_H2D, &cb) == -EINVAL,
 	       "a bad packet after a good one rejects the whole CS: EINVAL");

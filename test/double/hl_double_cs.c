@@ -15,7 +15,6 @@
 #include "hl_double_priv.h"
 
 #include <drm/drm.h>
-#include <drm/habanalabs_accel.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -46,15 +45,12 @@
 				 HL_CS_FLAGS_ENGINES_COMMAND | \
 				 HL_CS_FLAGS_FLUSH_PCI_HBW_WRITES)
 
-#define PKT_OPCODE(ctl)		(((ctl) >> 24) & 0x1f)
-#define PKT_LIN_DMA		0x9
-#define PKT_NOP			0xa
-#define LIN_DMA_MEMSET		(1U << 4)
-#define PKT_BARRIERS		(7U << 29)	/* engine, register, message */
-#define NOP_CTL_BITS		(PKT_BARRIERS | (0x1fU << 24))
-#define LIN_DMA_CTL_BITS	(NOP_CTL_BITS | LIN_DMA_MEMSET | 1U)	/* wrcomp */
-#define LIN_DMA_SIZE		24
-#define NOP_SIZE		8
+#define PKT_BARRIERS		(HABANA_PKT_EB | HABANA_PKT_RB | HABANA_PKT_MB)
+#define NOP_CTL_BITS		(PKT_BARRIERS | HABANA_PKT_CTL(0x1f))
+#define LIN_DMA_CTL_BITS	(NOP_CTL_BITS | HABANA_PKT_MEMSET | \
+				 HABANA_PKT_WRCOMP)
+#define LIN_DMA_SIZE		sizeof(struct habana_pkt_lin_dma)
+#define NOP_SIZE		sizeof(struct habana_pkt_nop)
 
 struct hld_umap {
 	struct hld_umap		*next;
@@ -353,13 +349,13 @@ static int cb_walk(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
 			return -EFAULT;
 		tsize = hdr[0];
 		ctl = hdr[1];
-		if (PKT_OPCODE(ctl) == PKT_NOP) {
+		if (HABANA_PKT_OPCODE(ctl) == HABANA_PKT_NOP) {
 			if (ctl & ~NOP_CTL_BITS)
 				return -EINVAL;
 			off += NOP_SIZE;
 			continue;
 		}
-		if (PKT_OPCODE(ctl) != PKT_LIN_DMA ||
+		if (HABANA_PKT_OPCODE(ctl) != HABANA_PKT_LIN_DMA ||
 		    job->cb_size - off < LIN_DMA_SIZE ||
 		    (ctl & ~LIN_DMA_CTL_BITS) || tsize == 0)
 			return -EINVAL;
@@ -371,7 +367,7 @@ static int cb_walk(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
 			return -EINVAL;
 		if (translate(ctx, cs, addr[1], tsize, &dst) != 0)
 			return -EINVAL;
-		if (ctl & LIN_DMA_MEMSET) {
+		if (ctl & HABANA_PKT_MEMSET) {
 			src.dev = NULL;
 			src.host = 0;
 		} else if (translate(ctx, cs, addr[0], tsize, &src) != 0) {
@@ -380,7 +376,7 @@ static int cb_walk(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
 		if (!run)
 			continue;
 		rc = dma_move(&dst, &src, addr[0], tsize,
-			      !!(ctl & LIN_DMA_MEMSET));
+			      !!(ctl & HABANA_PKT_MEMSET));
 		if (rc != 0)
 			return rc;
 	}

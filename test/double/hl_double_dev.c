@@ -42,14 +42,10 @@
  * structures (so do hl_cs_args and hl_wait_cs_args).  Checked against
  * bookworm's header: 0xc0184801, 0xc0284805, 0xc0304803, 0xc0384804.
  */
-#define HLD_MISC_IOCTL_INFO	_IOWR('H', 0x01, struct hl_info_args)
-#define HLD_MISC_IOCTL_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
-#define HLD_MISC_IOCTL_CS	_IOWR('H', 0x03, union hl_cs_args)
-#define HLD_MISC_IOCTL_WAIT_CS	_IOWR('H', 0x04, union hl_wait_cs_args)
-_Static_assert(HLD_MISC_IOCTL_INFO == 0xc0184801UL, "misc INFO number");
-_Static_assert(HLD_MISC_IOCTL_MEMORY == 0xc0284805UL, "misc MEMORY number");
-_Static_assert(HLD_MISC_IOCTL_CS == 0xc0304803UL, "misc CS number");
-_Static_assert(HLD_MISC_IOCTL_WAIT_CS == 0xc0384804UL, "misc WAIT_CS number");
+_Static_assert(HABANA_LEGACY_INFO == 0xc0184801UL, "misc INFO number");
+_Static_assert(HABANA_LEGACY_MEMORY == 0xc0284805UL, "misc MEMORY number");
+_Static_assert(HABANA_LEGACY_CS == 0xc0304803UL, "misc CS number");
+_Static_assert(HABANA_LEGACY_WAIT_CS == 0xc0384804UL, "misc WAIT_CS number");
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "LP64 hosts only");
 
 struct hld_alloc {
@@ -950,18 +946,18 @@ static int dispatch_locked(enum hld_node node, unsigned dev,
 {
 	int accel = hld_cfg.abi == HLD_ABI_ACCEL;
 
-	if (request == (accel ? DRM_IOCTL_HL_INFO : HLD_MISC_IOCTL_INFO))
+	if (request == (accel ? DRM_IOCTL_HL_INFO : HABANA_LEGACY_INFO))
 		return ioctl_info(dev, ctx, arg);
 	if (node != HLD_NODE_COMPUTE)
 		return -ENOTTY;	/* the control node serves INFO only */
-	if (request == (accel ? DRM_IOCTL_HL_MEMORY : HLD_MISC_IOCTL_MEMORY))
+	if (request == (accel ? DRM_IOCTL_HL_MEMORY : HABANA_LEGACY_MEMORY))
 		return ioctl_memory(ctx, arg);
 	if (request == (accel ? HLSIM_IOCTL_DMA_COPY
 			      : HLSIM_IOCTL_DMA_COPY_LEGACY))
 		return ioctl_dma_copy(ctx, arg);
-	if (request == (accel ? DRM_IOCTL_HL_CS : HLD_MISC_IOCTL_CS))
+	if (request == (accel ? DRM_IOCTL_HL_CS : HABANA_LEGACY_CS))
 		return hld_cs_ioctl(ctx, &ctx->cs, arg);
-	if (request == (accel ? DRM_IOCTL_HL_WAIT_CS : HLD_MISC_IOCTL_WAIT_CS))
+	if (request == (accel ? DRM_IOCTL_HL_WAIT_CS : HABANA_LEGACY_WAIT_CS))
 		return hld_wait_cs_ioctl(&ctx->cs, arg);
 	if (accel && request == DRM_IOCTL_VERSION)
 		return ioctl_version(arg);

@@ -5,6 +5,8 @@
 #ifndef HL_DOUBLE_PRIV_H_
 #define HL_DOUBLE_PRIV_H_
 
+#include <src/common/habana_uapi.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -19,7 +21,7 @@
  */
 #define HLD_DEVICE_ID		0x1020
 #define HLD_PCI_VENDOR		0x1da3
-#define HLD_DRAM_BASE		0x1001000000000000ULL
+#define HLD_DRAM_BASE		HABANA_VA_START
 #define HLD_VA_WINDOW		(1ULL << 40)
 
 /* Fake device numbers (st_rdev) of the emulated nodes */
@@ -88,7 +90,7 @@ int hld_user_copy(void *local, uint64_t remote, size_t n, int to_remote);
  * state behind an opaque pointer the context owns.  Host mappings get
  * device VAs from Gaudi2's PMMU range (VA_HOST_SPACE_PAGE_START).
  */
-#define HLD_HOST_VA_BASE	0xFFF0000000000000ULL
+#define HLD_HOST_VA_BASE	HABANA_HOST_VA_START
 struct hld_cs_ctx;
 struct hl_mem_in;
 int hld_userptr_map(struct hld_cs_ctx **csp, unsigned dev,

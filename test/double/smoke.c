@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "hl_double.h"
 
-#include <drm/habanalabs_accel.h>
+#include <src/common/habana_uapi.h>
 #include "kernel/include/uapi/hlsim.h"
 
 #include <dirent.h>
@@ -27,11 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* misc generation numbers, on the accel structures (same layout) */
-#define MISC_IOCTL_INFO		_IOWR('H', 0x01, struct hl_info_args)
-#define MISC_IOCTL_MEMORY	_IOWR('H', 0x05, union hl_mem_args)
-
-#define DRAM_BASE		0x1001000000000000ULL
+#define DRAM_BASE		HABANA_VA_START
 
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
@@ -75,12 +71,12 @@ static const char *sys_path(int dev, const char *sub)
 
 static unsigned long req_info(void)
 {
-	return misc ? MISC_IOCTL_INFO : DRM_IOCTL_HL_INFO;
+	return misc ? HABANA_LEGACY_INFO : DRM_IOCTL_HL_INFO;
 }
 
 static unsigned long req_memory(void)
 {
-	return misc ? MISC_IOCTL_MEMORY : DRM_IOCTL_HL_MEMORY;
+	return misc ? HABANA_LEGACY_MEMORY : DRM_IOCTL_HL_MEMORY;
 }
 
 static unsigned long req_copy(void)
@@ -586,17 +582,8 @@ static void case_threads(void)
 
 /* ---- host mappings and command submission ------------------------------- */
 
-#define MISC_IOCTL_CS		_IOWR('H', 0x03, union hl_cs_args)
-#define MISC_IOCTL_WAIT_CS	_IOWR('H', 0x04, union hl_wait_cs_args)
-#define HOST_VA_BASE		0xFFF0000000000000ULL
-#define LIN_DMA_CTL		((0x9U << 24) | (1U << 29) | (1U << 31))
-
-struct lin_dma {
-	uint32_t	tsize;
-	uint32_t	ctl;
-	uint64_t	src;
-	uint64_t	dst;
-};
+#define LIN_DMA_CTL		(HABANA_PKT_CTL(HABANA_PKT_LIN_DMA) | HABANA_PKT_EB | \
+				 HABANA_PKT_MB)
 
 static int map_host(int fd, const void *p, uint64_t size, uint64_t *va)
 {
@@ -615,7 +602,7 @@ static int map_host(int fd, const void *p, uint64_t size, uint64_t *va)
 static int cs_copy(int fd, void *cb, uint64_t cb_va, uint32_t queue,
 		   uint64_t dst, uint64_t src, uint32_t n, uint64_t *seq)
 {
-	struct lin_dma p = { n, LIN_DMA_CTL, src, dst };
+	struct habana_pkt_lin_dma p = { n, LIN_DMA_CTL, src, dst };
 	struct hl_cs_chunk c = { .cb_handle = cb_va, .queue_index = queue,
 				 .cb_size = sizeof(p),
 				 .cs_chunk_flags = HL_CS_CHUNK_FLAGS_USER_ALLOC_CB };
@@ -626,7 +613,7 @@ static int cs_copy(int fd, void *cb, uint64_t cb_va, uint32_t queue,
 	memset(&a, 0, sizeof(a));
 	a.in.chunks_execute = (uintptr_t)&c;
 	a.in.num_chunks_execute = 1;
-	rc = ioctl(fd, misc ? MISC_IOCTL_CS : DRM_IOCTL_HL_CS, &a);
+	rc = ioctl(fd, misc ? HABANA_LEGACY_CS : DRM_IOCTL_HL_CS, &a);
 	*seq = a.out.seq;
 	return rc;
 }
@@ -640,7 +627,7 @@ static int wait_cs(int fd, uint64_t seq, uint64_t timeout_us,
 	memset(&a, 0, sizeof(a));
 	a.in.seq = seq;
 	a.in.timeout_us = timeout_us;
-	rc = ioctl(fd, misc ? MISC_IOCTL_WAIT_CS : DRM_IOCTL_HL_WAIT_CS, &a);
+	rc = ioctl(fd, misc ? HABANA_LEGACY_WAIT_CS : DRM_IOCTL_HL_WAIT_CS, &a);
 	*status = a.out.status;
 	return rc;
 }
@@ -666,7 +653,7 @@ static void case_cs(void)
 	CHECK(fd >= 0 && host != MAP_FAILED);
 	CHECK(alloc(fd, page, &h) == 0 && map(fd, h, &dev) == 0);
 	CHECK(map_host(fd, host + 1, 2 * 4096, &hva) == 0);
-	CHECK(hva >= HOST_VA_BASE && (hva & 0xfff) == 1);
+	CHECK(hva >= HABANA_HOST_VA_START && (hva & 0xfff) == 1);
 	CHECK(map_host(fd, cb, 4096, &cbva) == 0);
 	for (int i = 0; i < 4096; i++)
 		host[1 + i] = (unsigned char)(i * 13);
