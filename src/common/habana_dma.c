@@ -191,7 +191,7 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
     uintptr_t end   = habana_dma_page_up((uintptr_t)addr + length);
     habana_dma_host_map_t *map;
     uint64_t base;
-    int ret;
+    int ret, whole;
 
     temporary->start = 0;
     if (dma->params.cache_host &&
@@ -199,8 +199,9 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
         return 0;
     }
 
-    if (dma->params.cache_host &&
-        habana_dma_region_maps(region, (uintptr_t)addr, length)) {
+    whole = dma->params.cache_host &&
+            habana_dma_region_maps(region, (uintptr_t)addr, length);
+    if (whole) {
         start = habana_dma_page_down(region->start);
         end   = habana_dma_page_up(region->start + region->length);
     }
@@ -220,6 +221,13 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
     }
 
     ret = habana_dma_map_pages(dma, start, end, &base);
+    if ((ret != 0) && whole) {
+        /* the region cannot be pinned whole (the driver's budget, a part
+         * it cannot pin): the copy's own pages may still be */
+        start = habana_dma_page_down((uintptr_t)addr);
+        end   = habana_dma_page_up((uintptr_t)addr + length);
+        ret   = habana_dma_map_pages(dma, start, end, &base);
+    }
     if (ret != 0) {
         return ret;
     }

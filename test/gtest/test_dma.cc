@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include <cerrno>
+#include <sys/mman.h>
 #include <cstring>
 #include <vector>
 
@@ -105,4 +106,34 @@ TEST_F(habana_md_dma, cycling_through_more_memory_than_the_cache_bounces)
     habana_dma_usage(m_dma, &usage);
     EXPECT_EQ(bounced, usage.bounced)
             << "a working set that fits the cache is still bounced";
+}
+
+/*
+ * A registered range with a part the device cannot pin (here: unmapped
+ * since): the copy maps its own pages instead of bouncing
+ */
+TEST_F(habana_md_dma, a_region_that_cannot_be_pinned_whole_maps_the_copy)
+{
+    const size_t len = 16 * BUF;
+    char *host = (char*)mmap(NULL, len, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(MAP_FAILED, (void*)host);
+    ASSERT_EQ(0, munmap(host + 8 * BUF, BUF)); /* a hole */
+
+    habana_dma_region_t region = {(uintptr_t)host, len};
+    habana_dma_usage_t before, after;
+    habana_dma_usage(m_dma, &before);
+    memset(host, 7, BUF);
+    ASSERT_EQ(0, habana_dma_copy_in(m_dma, m_dev.va, host, BUF,
+                                    HABANA_DMA_H2D, &region))
+            << habana_dma_error(m_dma);
+    habana_dma_usage(m_dma, &after);
+    EXPECT_EQ(before.cached + 1, after.cached)
+            << "the copy was bounced instead of mapped";
+    char first;
+    ASSERT_EQ(0, dev_copy_d2h(&first, m_dev, 0, 1));
+    EXPECT_EQ(7, first);
+
+    munmap(host, 8 * BUF);
+    munmap(host + 9 * BUF, 7 * BUF);
 }
