@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 
@@ -77,6 +78,34 @@ static int uct_habana_dev_is_pci_bdf(const char *name)
                   &tail) == 4;
 }
 
+/*
+ * A device not on PCI (hlsim's faux devices) gets a system device of its
+ * own, at a bus id in the last PCI domain named after its node's minor.
+ * Without one, UCP holds the device's memory in its memory-type cache as
+ * incomplete (no system device, and no flags when it is staged) and
+ * queries the memory domains on every operation on it.
+ */
+static void uct_habana_dev_virtual_sys_dev(uct_habana_dev_t *dev)
+{
+    ucs_sys_bus_id_t bus_id = {
+        .domain   = 0xffff,
+        .bus      = 0xff,
+        .slot     = minor(dev->rdev) & 0x1f,
+        .function = (minor(dev->rdev) >> 5) & 0x7
+    };
+    ucs_status_t status;
+
+    status = ucs_topo_find_device_by_bus_id(&bus_id, &dev->sys_dev);
+    if (status != UCS_OK) {
+        ucs_debug("habana: no system device for %s: %s", dev->name,
+                  ucs_status_string(status));
+        dev->sys_dev = UCS_SYS_DEVICE_ID_UNKNOWN;
+        return;
+    }
+
+    ucs_topo_sys_device_set_name(dev->sys_dev, dev->name, 10);
+}
+
 /* PCI location and NUMA node, so UCX topology can pair it with a NIC */
 static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
 {
@@ -91,6 +120,7 @@ static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
         dev->bus_id[0] = '\0';
         ucs_debug("habana: %s is not a PCI device ('%s')", dev->name,
                   parent);
+        uct_habana_dev_virtual_sys_dev(dev);
         return;
     }
 
