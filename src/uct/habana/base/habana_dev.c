@@ -85,7 +85,7 @@ static int uct_habana_dev_is_pci_bdf(const char *name)
  * incomplete (no system device, and no flags when it is staged) and
  * queries the memory domains on every operation on it.
  */
-static void uct_habana_dev_virtual_sys_dev(uct_habana_dev_t *dev)
+static ucs_status_t uct_habana_dev_virtual_sys_dev(uct_habana_dev_t *dev)
 {
     ucs_sys_bus_id_t bus_id = {
         .domain   = 0xffff,
@@ -93,12 +93,17 @@ static void uct_habana_dev_virtual_sys_dev(uct_habana_dev_t *dev)
         .slot     = minor(dev->rdev) & 0x1f,
         .function = (minor(dev->rdev) >> 5) & 0x7
     };
-    ucs_status_t status;
 
-    status = ucs_topo_find_device_by_bus_id(&bus_id, &dev->sys_dev);
+    return ucs_topo_find_device_by_bus_id(&bus_id, &dev->sys_dev);
+}
+
+/* The device's UCX system device was found (@status), at @where: name it */
+static void uct_habana_dev_name_sys_dev(uct_habana_dev_t *dev,
+                                        ucs_status_t status, const char *where)
+{
     if (status != UCS_OK) {
-        ucs_debug("habana: no system device for %s: %s", dev->name,
-                  ucs_status_string(status));
+        ucs_debug("habana: no system device for %s (%s): %s", dev->name,
+                  where, ucs_status_string(status));
         dev->sys_dev = UCS_SYS_DEVICE_ID_UNKNOWN;
         return;
     }
@@ -110,7 +115,6 @@ static void uct_habana_dev_virtual_sys_dev(uct_habana_dev_t *dev)
 static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
 {
     char path[PATH_MAX], parent[sizeof(dev->bus_id)];
-    ucs_status_t status;
 
     dev->sys_dev   = UCS_SYS_DEVICE_ID_UNKNOWN;
     dev->numa_node = uct_habana_dev_read_numa(dev);
@@ -120,20 +124,16 @@ static void uct_habana_dev_read_topology(uct_habana_dev_t *dev)
         dev->bus_id[0] = '\0';
         ucs_debug("habana: %s is not a PCI device ('%s')", dev->name,
                   parent);
-        uct_habana_dev_virtual_sys_dev(dev);
+        uct_habana_dev_name_sys_dev(dev, uct_habana_dev_virtual_sys_dev(dev),
+                                    "off PCI");
         return;
     }
 
     snprintf(dev->bus_id, sizeof(dev->bus_id), "%s", parent);
-    status = ucs_topo_find_device_by_bdf_name(dev->bus_id, &dev->sys_dev);
-    if (status != UCS_OK) {
-        ucs_debug("habana: no topology entry for %s: %s", dev->bus_id,
-                  ucs_status_string(status));
-        dev->sys_dev = UCS_SYS_DEVICE_ID_UNKNOWN;
-        return;
-    }
-
-    ucs_topo_sys_device_set_name(dev->sys_dev, dev->name, 10);
+    uct_habana_dev_name_sys_dev(dev,
+                                ucs_topo_find_device_by_bdf_name(
+                                        dev->bus_id, &dev->sys_dev),
+                                dev->bus_id);
 }
 
 /* A descriptor of this process that already refers to the compute node:
