@@ -117,34 +117,40 @@ static int ucm_habana_fd_dup_ends(int oldfd, int newfd)
                    newfd) != 0;
 }
 
-static int ucm_habana_dup2(int oldfd, int newfd)
+/* Before dup2/dup3(@oldfd, @newfd): whether it ends @newfd's file */
+static int ucm_habana_fd_dup_begin(int oldfd, int newfd)
 {
     int ends = ucm_habana_fd_dup_ends(oldfd, newfd);
-    int ret;
 
     if (ends) {
         ucm_habana_fd_release(newfd);
     }
-    ret = ucm_habana_fd.orig_dup2(oldfd, newfd);
+    return ends;
+}
+
+static int ucm_habana_fd_dup_end(int newfd, int ends, int ret)
+{
     if (ends) {
         ucm_habana_fd_advance(newfd);
     }
     return ret;
 }
 
+static int ucm_habana_dup2(int oldfd, int newfd)
+{
+    int ends = ucm_habana_fd_dup_begin(oldfd, newfd);
+
+    return ucm_habana_fd_dup_end(newfd, ends,
+                                 ucm_habana_fd.orig_dup2(oldfd, newfd));
+}
+
 static int ucm_habana_dup3(int oldfd, int newfd, int flags)
 {
-    int ends = ucm_habana_fd_dup_ends(oldfd, newfd);
-    int ret;
+    int ends = ucm_habana_fd_dup_begin(oldfd, newfd);
 
-    if (ends) {
-        ucm_habana_fd_release(newfd);
-    }
-    ret = ucm_habana_fd.orig_dup3(oldfd, newfd, flags);
-    if (ends) {
-        ucm_habana_fd_advance(newfd);
-    }
-    return ret;
+    return ucm_habana_fd_dup_end(newfd, ends,
+                                 ucm_habana_fd.orig_dup3(oldfd, newfd,
+                                                         flags));
 }
 
 static ucm_reloc_patch_t ucm_habana_fd_patches[] = {

@@ -121,21 +121,33 @@ static ucs_status_t uct_habana_copy_ep_resolve(uct_ep_h tl_ep, void *dst,
 }
 
 /*
- * The local buffer's memory handle, when the local side is the host side:
- * the engine maps the whole registered range at a miss (see uct_habana_memh)
+ * Resolve a copy of @length bytes between @local and @remote (@put: to
+ * @remote).  When the local side is the host side, @local_memh goes with
+ * it: the engine maps the whole registered range at a miss (see
+ * uct_habana_memh).
  */
-static void uct_habana_copy_req_set_local(uct_habana_copy_req_t *req,
-                                          uct_mem_h local_memh, int put)
+static ucs_status_t uct_habana_copy_ep_prepare(uct_ep_h tl_ep, void *local,
+                                               uct_mem_h local_memh,
+                                               void *remote, size_t length,
+                                               int put,
+                                               uct_habana_copy_req_t *req)
 {
     const uct_habana_memh_t *memh = local_memh;
+    ucs_status_t status;
 
-    if ((memh == UCT_MEM_HANDLE_NULL) || (req->dma == NULL) ||
+    status = put ? uct_habana_copy_ep_resolve(tl_ep, remote, local, length,
+                                              req) :
+                   uct_habana_copy_ep_resolve(tl_ep, local, remote, length,
+                                              req);
+    if ((status != UCS_OK) || (memh == UCT_MEM_HANDLE_NULL) ||
+        (req->dma == NULL) ||
         (req->dir != (put ? HABANA_DMA_H2D : HABANA_DMA_D2H))) {
-        return;
+        return status;
     }
 
     req->host_region.start  = (uintptr_t)memh->address;
     req->host_region.length = memh->length;
+    return UCS_OK;
 }
 
 static const uct_habana_stat_t uct_habana_copy_ep_stat[] = {
@@ -185,15 +197,11 @@ static ucs_status_t uct_habana_copy_ep_copy(uct_ep_h tl_ep, void *local,
         return UCS_OK;
     }
 
-    status = put ? uct_habana_copy_ep_resolve(tl_ep, remote, local, length,
-                                              &req) :
-                   uct_habana_copy_ep_resolve(tl_ep, local, remote, length,
-                                              &req);
+    status = uct_habana_copy_ep_prepare(tl_ep, local, local_memh, remote,
+                                        length, put, &req);
     if (status != UCS_OK) {
         return status;
     }
-
-    uct_habana_copy_req_set_local(&req, local_memh, put);
 
     uct_habana_copy_iface_fence_wait(uct_habana_copy_ep_iface(tl_ep));
     return uct_habana_copy_req_exec(&req);
@@ -297,7 +305,6 @@ static ucs_status_t uct_habana_copy_ep_zcopy(uct_ep_h tl_ep,
     uct_habana_copy_iface_t *iface = uct_habana_copy_ep_iface(tl_ep);
     uct_habana_copy_req_t req;
     ucs_status_t status;
-    void *remote;
 
     if ((iovcnt != 1) || (iov->count > 1) ||
         (iov->length < iface->config.async_thresh)) {
@@ -305,16 +312,13 @@ static ucs_status_t uct_habana_copy_ep_zcopy(uct_ep_h tl_ep,
                                                remote_addr, put);
     }
 
-    remote = (void*)(uintptr_t)remote_addr;
-    status = put ? uct_habana_copy_ep_resolve(tl_ep, remote, iov->buffer,
-                                              iov->length, &req) :
-                   uct_habana_copy_ep_resolve(tl_ep, iov->buffer, remote,
-                                              iov->length, &req);
+    status = uct_habana_copy_ep_prepare(tl_ep, iov->buffer, iov->memh,
+                                        (void*)(uintptr_t)remote_addr,
+                                        iov->length, put, &req);
     if (status != UCS_OK) {
         return status;
     }
 
-    uct_habana_copy_req_set_local(&req, iov->memh, put);
     req.comp = comp;
     status   = uct_habana_copy_iface_post(iface, &req);
     if ((status == UCS_INPROGRESS) ||

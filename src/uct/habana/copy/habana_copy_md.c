@@ -397,7 +397,7 @@ uct_habana_md_mem_alloc(uct_md_h tl_md, size_t *length_p, void **address_p,
     alloc->super.length  = alloc->mapping.size;
     *length_p            = alloc->mapping.size;
     *address_p           = alloc->super.address;
-    *memh_p    = alloc;
+    *memh_p              = alloc;
     ucs_debug("habana: allocated %zu bytes at %p on %s for %s", *length_p,
               *address_p, dev->name, alloc_name);
     return UCS_OK;
@@ -462,8 +462,9 @@ static ucs_status_t uct_habana_md_mem_free(uct_md_h tl_md, uct_mem_h memh)
     return status;
 }
 
-/* Device memory still held by this process, per device it holds */
-static void uct_habana_md_format_dram(uct_habana_md_t *md,
+/* Per device: the device memory this process still holds, and its copy
+ * engine's host mappings and bounced copies */
+static void uct_habana_md_format_devs(uct_habana_md_t *md,
                                       ucs_string_buffer_t *strb)
 {
     uct_habana_dev_t *dev;
@@ -487,7 +488,7 @@ static void uct_habana_md_print_summary(uct_habana_md_t *md)
     ucs_string_buffer_t strb = UCS_STRING_BUFFER_INITIALIZER;
 
     uct_habana_stats_format(&strb);
-    uct_habana_md_format_dram(md, &strb);
+    uct_habana_md_format_devs(md, &strb);
     fprintf(stderr, "habana: summary pid %d: %s\n", (int)getpid(),
             ucs_string_buffer_cstr(&strb));
     ucs_string_buffer_cleanup(&strb);
