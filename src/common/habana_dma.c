@@ -476,6 +476,13 @@ void habana_dma_forget(habana_dma_t *dma)
     free(dma);
 }
 
+void habana_dma_set_fd(habana_dma_t *dma, int fd)
+{
+    habana_dma_lock(dma);
+    dma->params.fd = fd;
+    habana_dma_unlock(dma);
+}
+
 #define HABANA_DMA_LAUNCH_SAMPLES 5
 
 static double habana_dma_now(void)

@@ -64,6 +64,10 @@ void habana_dma_close(habana_dma_t *dma);
  * engine's mappings: free the engine without touching the device */
 void habana_dma_forget(habana_dma_t *dma);
 
+/* The engine's descriptor was closed, and @fd, another descriptor of the
+ * same open file (a dup of it), holds the context since: use that one */
+void habana_dma_set_fd(habana_dma_t *dma, int fd);
+
 /*
  * Copy @length bytes; host pointers for the host side, device VAs for the
  * device side.  Returns 0, or -errno with the reason in habana_dma_error().

@@ -9,7 +9,6 @@
 #include "habana_sys.h"
 #include "habana_uapi.h"
 
-
 #include <kernel/include/uapi/hlsim.h> /* HLSIM_DRIVER_NAME */
 
 #include <dirent.h>
@@ -20,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const habana_uapi_gen_t habana_uapi_accel = {
@@ -94,10 +94,11 @@ int habana_sys_is_habana(const char *device_link, char *driver, size_t max)
     return !strncmp(device, HLSIM_DRIVER_NAME, strlen(HLSIM_DRIVER_NAME));
 }
 
-int habana_sys_find_open_fd(dev_t rdev)
+/* The first descriptor of this process that @match accepts, or -1 */
+static int habana_sys_find_fd(int (*match)(int fd, const void *arg),
+                              const void *arg)
 {
     struct dirent *entry;
-    struct stat st;
     DIR *dir;
     int fd, found = -1;
 
@@ -108,18 +109,50 @@ int habana_sys_find_open_fd(dev_t rdev)
 
     while ((found < 0) && ((entry = readdir(dir)) != NULL)) {
         fd = atoi(entry->d_name);
-        if ((entry->d_name[0] == '.') || (fd == dirfd(dir))) {
-            continue;
-        }
-
-        if ((fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
-            (st.st_rdev == rdev)) {
+        if ((entry->d_name[0] != '.') && (fd != dirfd(dir)) &&
+            match(fd, arg)) {
             found = fd;
         }
     }
 
     closedir(dir);
     return found;
+}
+
+static int habana_sys_fd_is_rdev(int fd, const void *arg)
+{
+    struct stat st;
+
+    return (fstat(fd, &st) == 0) && S_ISCHR(st.st_mode) &&
+           (st.st_rdev == *(const dev_t*)arg);
+}
+
+int habana_sys_find_open_fd(dev_t rdev)
+{
+    return habana_sys_find_fd(habana_sys_fd_is_rdev, &rdev);
+}
+
+/* kcmp() type: the two descriptors refer to one open file (linux/kcmp.h) */
+#define HABANA_SYS_KCMP_FILE 0
+
+int habana_sys_same_file(int fd1, int fd2)
+{
+    pid_t pid = getpid();
+
+    return syscall(SYS_kcmp, pid, pid, HABANA_SYS_KCMP_FILE, fd1, fd2) == 0;
+}
+
+/* Another descriptor of *@arg's open file */
+static int habana_sys_fd_shares(int fd, const void *arg)
+{
+    int other = *(const int*)arg;
+
+    return (fd != other) && habana_sys_same_file(other, fd);
+}
+
+int habana_sys_find_fd_sharing(int fd)
+{
+    return habana_sys_find_fd(habana_sys_fd_shares, &fd);
 }
 
 int habana_sys_ioctl(int fd, unsigned long cmd, void *arg)

@@ -27,4 +27,10 @@ int habana_sys_ioctl(int fd, unsigned long cmd, void *arg);
 /* A descriptor of this process open on the character device @rdev, or -1 */
 int habana_sys_find_open_fd(dev_t rdev);
 
+/* Do @fd1 and @fd2 refer to one open file (kcmp; 0 where it is unknown)? */
+int habana_sys_same_file(int fd1, int fd2);
+
+/* Another descriptor of @fd's open file (a dup of it), or -1 */
+int habana_sys_find_fd_sharing(int fd);
+
 #endif

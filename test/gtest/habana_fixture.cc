@@ -78,6 +78,21 @@ void dev_compute_close(int dev)
     }
 }
 
+int dev_compute_move(int dev)
+{
+    int fd = compute_fd(dev), moved;
+
+    if (fd < 0) {
+        return -1;
+    }
+    moved = dup(fd);
+    if (moved >= 0) {
+        close(fd);
+        compute_fds[dev] = moved;
+    }
+    return moved;
+}
+
 /*
  * Every test starts as a process that uses one device: a test that opened
  * another device leaves it closed.  (Untracked device VAs belong to the one

@@ -43,6 +43,10 @@ bool dev_buffer_alloc(int dev, size_t size, dev_buffer *buf,
                       void *hint = NULL);
 /* Close the test's compute descriptor of @dev (no buffer of it may live) */
 void dev_compute_close(int dev);
+/* dup() the test's compute descriptor of @dev and close the original, as
+ * an application may: the context lives on in the new descriptor, which
+ * is returned (-1 on error) */
+int dev_compute_move(int dev);
 /* Unmap and free; reports the unmap to the tracker double first */
 int dev_buffer_free(dev_buffer *buf);
 int dev_copy_h2d(const dev_buffer &buf, size_t offset, const void *src,

@@ -17,6 +17,7 @@
 #include <ucm/api/ucm.h>
 #include <ucs/memory/memtype_cache.h>
 #include <src/uct/habana/base/habana_uct_int.h> /* the v2 mem_query API */
+#include <src/ucm/habana/ucm_habana.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -374,6 +375,49 @@ TEST_F(habana_ucm, dup_that_keeps_the_descriptor_keeps_its_mappings)
     if (a.dmabuf_fd >= 0) {
         close(a.dmabuf_fd);
     }
+    EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
+}
+
+/* Closing one of two descriptors of a compute context (a dup, then a close
+ * of the original) does not end the context: its mappings stay tracked,
+ * under the descriptor that stays, and are not reported freed */
+TEST_F(habana_ucm, closing_one_of_two_descriptors_keeps_the_mappings)
+{
+    dev_buffer buf;
+    ucs_status_t status;
+    event_count count = {};
+
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf)) << strerror(errno);
+    count.address = buf.va;
+    ASSERT_EQ(UCS_OK, ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 0,
+                                            count_events, &count));
+
+    int old_fd = buf.fd;
+    buf.fd     = dev_compute_move(0);
+    ASSERT_GE(buf.fd, 0) << strerror(errno);
+    ASSERT_NE(old_fd, buf.fd);
+    EXPECT_EQ(0u, count.frees) << "a live mapping was reported freed";
+
+    uct_md_mem_attr_t a = query((char*)buf.va + PAGE, 8, &status);
+    EXPECT_EQ(UCS_OK, status) << "the mapping was forgotten";
+    EXPECT_EQ(buf.va, a.base_address);
+    EXPECT_EQ(2 * PAGE, a.alloc_length);
+    if ((status == UCS_OK) && (a.dmabuf_fd >= 0)) {
+        close(a.dmabuf_fd);
+    }
+
+    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE, count_events, &count);
+
+    /* tracked under the descriptor that stays */
+    void *ucm  = dlopen("libucm_habana.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    auto find  = (ucm != nullptr) ? (ucm_habana_mapping_find_func_t)dlsym(
+                                            ucm, UCM_HABANA_MAPPING_FIND_SYM) :
+                                    nullptr;
+    ucm_habana_mapping_t mapping = {};
+    ASSERT_NE(nullptr, find) << "libucm_habana is not loaded";
+    EXPECT_EQ(1, find((char*)buf.va + PAGE, &mapping));
+    EXPECT_EQ(buf.fd, mapping.fd);
+    dlclose(ucm);
     EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
 }
 

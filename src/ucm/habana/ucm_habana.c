@@ -521,6 +521,49 @@ unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p)
     return count;
 }
 
+int ucm_habana_tracks_fd(int fd)
+{
+    unsigned i;
+
+    for (i = 0; i < ucm_habana.num_maps; ++i) {
+        if (ucm_habana.maps[i].mapping.fd == fd) {
+            return 1;
+        }
+    }
+    for (i = 0; i < ucm_habana.num_allocs; ++i) {
+        if (ucm_habana.allocs[i].fd == fd) {
+            return 1;
+        }
+    }
+    for (i = 0; i < ucm_habana.num_deferred; ++i) {
+        if (ucm_habana.deferred[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ucm_habana_move_fd(int fd, int to)
+{
+    unsigned i;
+
+    for (i = 0; i < ucm_habana.num_maps; ++i) {
+        if (ucm_habana.maps[i].mapping.fd == fd) {
+            ucm_habana.maps[i].mapping.fd = to;
+        }
+    }
+    for (i = 0; i < ucm_habana.num_allocs; ++i) {
+        if (ucm_habana.allocs[i].fd == fd) {
+            ucm_habana.allocs[i].fd = to;
+        }
+    }
+    for (i = 0; i < ucm_habana.num_deferred; ++i) {
+        if (ucm_habana.deferred[i].fd == fd) {
+            ucm_habana.deferred[i].fd = to;
+        }
+    }
+}
+
 int ucm_habana_mapping_find(const void *addr, ucm_habana_mapping_t *mapping)
 {
     uint64_t p = (uintptr_t)addr;

@@ -74,6 +74,20 @@ typedef uint64_t (*ucm_habana_fd_epoch_func_t)(int fd);
 
 __attribute__((visibility("default"))) uint64_t ucm_habana_fd_epoch(int fd);
 
+/*
+ * A descriptor whose number was closed while another descriptor of its
+ * open file stayed open (a dup of it) keeps its context: its mappings moved
+ * to that descriptor.  For @fd at @epoch (its epoch before that close)
+ * returns the descriptor they moved to and sets *epoch_p to its epoch at
+ * the move; -1 if the close at @epoch ended the file, or is unknown.
+ */
+#define UCM_HABANA_FD_SUCCESSOR_SYM "ucm_habana_fd_successor"
+typedef int (*ucm_habana_fd_successor_func_t)(int fd, uint64_t epoch,
+                                              uint64_t *epoch_p);
+
+__attribute__((visibility("default"))) int
+ucm_habana_fd_successor(int fd, uint64_t epoch, uint64_t *epoch_p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,11 @@
  *
  * Closing a compute descriptor (or making it a copy of another one) ends
  * its context and the context's memory: the descriptor's mappings are
- * reported freed and forgotten first.  Every close of a descriptor number
+ * reported freed and forgotten first.  Unless another descriptor of the
+ * same open file stays (the application dup()ed it): the context lives on,
+ * its mappings move to that descriptor, and ucm_habana_fd_successor() says
+ * where they went, so users of the closed one follow.  Every close of a
+ * descriptor number
  * also advances that number's epoch, so users of a descriptor (the habana
  * memory domain, its copy engine) can tell "still the file I checked"
  * from "closed, maybe reopened under the same number" without an fstat()
@@ -20,15 +24,12 @@
 #include "ucm_habana_priv.h"
 #include "ucm_habana_int.h"
 
+#include <src/common/habana_sys.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-/* kcmp() type: the two descriptors refer to one open file (linux/kcmp.h) */
-#define UCM_HABANA_KCMP_FILE 0
 
 /* Descriptor numbers past this have no epoch (they are always checked) */
 #define UCM_HABANA_FD_EPOCHS 4096
@@ -36,11 +37,19 @@
 typedef int (*ucm_habana_dup2_func_t)(int oldfd, int newfd);
 typedef int (*ucm_habana_dup3_func_t)(int oldfd, int newfd, int flags);
 
+/* Where the open file of a descriptor number went when it was closed */
+typedef struct {
+    uint64_t epoch;     /* of the number before that close; 0: nowhere */
+    int      to;        /* the descriptor that holds the file since */
+    uint64_t to_epoch;  /* and its epoch then */
+} ucm_habana_fd_successor_t;
+
 static struct {
-    ucm_habana_dup2_func_t orig_dup2;
-    ucm_habana_dup3_func_t orig_dup3;
-    int                    hooked;   /* every hook below is installed */
-    uint32_t               epoch[UCM_HABANA_FD_EPOCHS];
+    ucm_habana_dup2_func_t    orig_dup2;
+    ucm_habana_dup3_func_t    orig_dup3;
+    int                       hooked;   /* every hook below is installed */
+    uint32_t                  epoch[UCM_HABANA_FD_EPOCHS];
+    ucm_habana_fd_successor_t successor[UCM_HABANA_FD_EPOCHS]; /* lock */
 } ucm_habana_fd;
 
 int ucm_habana_fd_hooked(void)
@@ -67,20 +76,68 @@ static void ucm_habana_fd_advance(int fd)
     }
 }
 
-/* @fd is about to be closed: report its mappings freed, so UCX drops what
+int ucm_habana_fd_successor(int fd, uint64_t epoch, uint64_t *epoch_p)
+{
+    ucm_habana_fd_successor_t *successor;
+    int to = -1;
+
+    if ((fd < 0) || (fd >= UCM_HABANA_FD_EPOCHS) || (epoch == 0)) {
+        return -1;
+    }
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    successor = &ucm_habana_fd.successor[fd];
+    if (successor->epoch == epoch) {
+        to       = successor->to;
+        *epoch_p = successor->to_epoch;
+    }
+    pthread_mutex_unlock(&ucm_habana.lock);
+    return to;
+}
+
+/* Lock held.  @fd's open file stays with @to */
+static void ucm_habana_fd_moved(int fd, int to)
+{
+    ucm_habana_move_fd(fd, to);
+    if ((fd >= 0) && (fd < UCM_HABANA_FD_EPOCHS)) {
+        ucm_habana_fd.successor[fd].epoch    = ucm_habana_fd_epoch(fd);
+        ucm_habana_fd.successor[fd].to       = to;
+        ucm_habana_fd.successor[fd].to_epoch = ucm_habana_fd_epoch(to);
+    }
+}
+
+/*
+ * @fd is about to be closed.  If it is the last descriptor of its open
+ * file, the context ends: report its mappings freed, so UCX drops what
  * refers to them (our cached dma-bufs among them, which would keep the
- * context alive) */
+ * context alive).  Else they move to the descriptor that stays.
+ */
 static void ucm_habana_fd_release(int fd)
 {
-    ucm_habana_mapping_t *gone;
-    unsigned i, count;
+    ucm_habana_mapping_t *gone = NULL;
+    unsigned i, count = 0;
+    int tracked, to;
 
     if (!ucm_habana_tracking()) {
         return;
     }
 
     pthread_mutex_lock(&ucm_habana.lock);
-    count = ucm_habana_forget_fd(fd, &gone);
+    tracked = ucm_habana_tracks_fd(fd);
+    pthread_mutex_unlock(&ucm_habana.lock);
+    if (!tracked) {
+        return;
+    }
+
+    /* Not under the lock: it reads /proc */
+    to = habana_sys_find_fd_sharing(fd);
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    if (to >= 0) {
+        ucm_habana_fd_moved(fd, to);
+    } else {
+        count = ucm_habana_forget_fd(fd, &gone);
+    }
     pthread_mutex_unlock(&ucm_habana.lock);
 
     for (i = 0; i < count; ++i) {
@@ -113,8 +170,7 @@ static int ucm_habana_fd_dup_ends(int oldfd, int newfd)
         return 0;
     }
 
-    return syscall(SYS_kcmp, getpid(), getpid(), UCM_HABANA_KCMP_FILE, oldfd,
-                   newfd) != 0;
+    return !habana_sys_same_file(oldfd, newfd);
 }
 
 /* Before dup2/dup3(@oldfd, @newfd): whether it ends @newfd's file */

@@ -72,6 +72,11 @@ void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va, size_t size);
 int ucm_habana_tracking(void);
 /* Lock held.  Forget what was made on @fd; its mappings in *gone_p */
 unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p);
+/* Lock held.  Is anything made on @fd tracked? */
+int ucm_habana_tracks_fd(int fd);
+/* Lock held.  What was made on @fd now belongs to descriptor @to (another
+ * descriptor of the same open file: the context lives on) */
+void ucm_habana_move_fd(int fd, int to);
 
 /* ucm_habana_fd.c: the close/dup2/dup3 hooks */
 void ucm_habana_install_fd_hooks(void);

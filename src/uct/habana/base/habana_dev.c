@@ -25,6 +25,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+/* Descriptors a context may move through (dup, then close) between two
+ * uses of its copy engine */
+#define UCT_HABANA_DEV_MAX_FD_MOVES 8
+
 
 static void uct_habana_dev_sysfs_path(const uct_habana_dev_t *dev,
                                       const char *leaf, char *buf,
@@ -423,6 +427,37 @@ static habana_dma_t *uct_habana_dev_dma_open(uct_habana_dev_t *dev, int fd,
     return dma;
 }
 
+/*
+ * Engine lock held.  The descriptor the engine was opened on was closed:
+ * if its open file (the context) stayed with descriptor @fd at @epoch,
+ * through one dup or a chain of them, the engine and what it mapped live
+ * on, on @fd.
+ */
+static int uct_habana_dev_dma_moved(uct_habana_dev_ctx_t *ctx, int fd,
+                                    uint64_t epoch)
+{
+    uint64_t at = ctx->dma_epoch, next_epoch;
+    int from    = ctx->dma_fd, hops, next;
+
+    for (hops = 0; hops < UCT_HABANA_DEV_MAX_FD_MOVES; ++hops) {
+        next = uct_habana_mem_fd_successor(from, at, &next_epoch);
+        if (next < 0) {
+            return 0;
+        }
+        if ((next == fd) && (next_epoch == epoch)) {
+            ucs_debug("habana: copy engine moves from fd %d to fd %d, "
+                      "a descriptor of the same context", ctx->dma_fd, fd);
+            habana_dma_set_fd(ctx->dma, fd);
+            ctx->dma_fd    = fd;
+            ctx->dma_epoch = epoch;
+            return 1;
+        }
+        from = next;
+        at   = next_epoch;
+    }
+    return 0;
+}
+
 ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p)
 {
     uct_habana_dev_ctx_t *ctx = dev->ctx;
@@ -438,8 +473,9 @@ ucs_status_t uct_habana_dev_dma(uct_habana_dev_t *dev, habana_dma_t **dma_p)
     }
 
     pthread_mutex_lock(&uct_habana_dev_dma_cfg.lock);
-    if ((ctx->dma != NULL) && (ctx->dma_fd == fd) &&
-        (ctx->dma_epoch == epoch)) {
+    if ((ctx->dma != NULL) &&
+        (((ctx->dma_fd == fd) && (ctx->dma_epoch == epoch)) ||
+         uct_habana_dev_dma_moved(ctx, fd, epoch))) {
         *dma_p = ctx->dma;
         pthread_mutex_unlock(&uct_habana_dev_dma_cfg.lock);
         return UCS_OK;

@@ -39,6 +39,7 @@ static struct {
     ucm_habana_deferred_flush_func_t deferred_flush;
     ucm_habana_deferred_stats_func_t deferred_stats;
     ucm_habana_fd_epoch_func_t       fd_epoch;
+    ucm_habana_fd_successor_func_t   fd_successor;
     uct_habana_export_t              *exports;
     unsigned                         count;
     unsigned                         capacity;
@@ -150,6 +151,10 @@ static void uct_habana_mem_subscribe(void)
             uct_habana_mem_tracker_sym(UCM_HABANA_DEFERRED_FLUSH_SYM);
     uct_habana_mem.deferred_stats = (ucm_habana_deferred_stats_func_t)
             uct_habana_mem_tracker_sym(UCM_HABANA_DEFERRED_STATS_SYM);
+    __atomic_store_n(&uct_habana_mem.fd_successor,
+                     (ucm_habana_fd_successor_func_t)
+                     uct_habana_mem_tracker_sym(UCM_HABANA_FD_SUCCESSOR_SYM),
+                     __ATOMIC_RELEASE);
     __atomic_store_n(&uct_habana_mem.fd_epoch, (ucm_habana_fd_epoch_func_t)
                      uct_habana_mem_tracker_sym(UCM_HABANA_FD_EPOCH_SYM),
                      __ATOMIC_RELEASE);
@@ -200,6 +205,14 @@ uint64_t uct_habana_mem_fd_epoch(int fd)
             &uct_habana_mem.fd_epoch, __ATOMIC_ACQUIRE);
 
     return (epoch != NULL) ? epoch(fd) : 0;
+}
+
+int uct_habana_mem_fd_successor(int fd, uint64_t epoch, uint64_t *epoch_p)
+{
+    ucm_habana_fd_successor_func_t successor = __atomic_load_n(
+            &uct_habana_mem.fd_successor, __ATOMIC_ACQUIRE);
+
+    return (successor != NULL) ? successor(fd, epoch, epoch_p) : -1;
 }
 
 /*

@@ -34,6 +34,10 @@ ucs_status_t uct_habana_mem_resolve(uct_habana_dev_list_t *devs,
  * unknown */
 uint64_t uct_habana_mem_fd_epoch(int fd);
 
+/* libucm_habana's successor of descriptor @fd closed at @epoch
+ * (ucm_habana_fd_successor), -1 if none or unknown */
+int uct_habana_mem_fd_successor(int fd, uint64_t epoch, uint64_t *epoch_p);
+
 /* Failures are logged at @level */
 ucs_status_t uct_habana_mem_export(const uct_habana_mem_info_t *info,
                                    ucs_log_level_t level, int *dmabuf_fd_p);
