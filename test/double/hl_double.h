@@ -21,6 +21,13 @@
 extern "C" {
 #endif
 
+/*
+ * Run @fn(@arg) once, after the next memory ioctl of op @op (HL_MEM_OP_*)
+ * that succeeds, before its caller sees the result: what another thread
+ * could do between the driver's work and the caller's next step.
+ */
+void hl_double_after_memory_op(uint32_t op, void (*fn)(void *arg), void *arg);
+
 /* Number of successful HL_MEM_OP_EXPORT_DMABUF_FD calls since load/reset */
 unsigned long hl_double_export_count(void);
 

@@ -851,6 +851,18 @@ static void mem_undo(struct hld_ctx *ctx, uint32_t op,
 		hld_sys_close(out->fd);	/* collected lazily */
 }
 
+/*
+ * hl_double_after_memory_op(): a test's function, run once after the next
+ * memory ioctl of an op that succeeds, without the lock, before its caller
+ * sees the result: what another thread could do at that moment.
+ */
+static struct {
+	uint32_t op;
+	void	 (*fn)(void *arg);
+	void	 *arg;
+} hld_after_op;
+static __thread int hld_memory_op_done = -1;	/* op of this call, or -1 */
+
 static int ioctl_memory(struct hld_ctx *ctx, void *arg)
 {
 	union hl_mem_args a;
@@ -887,7 +899,28 @@ static int ioctl_memory(struct hld_ctx *ctx, void *arg)
 		mem_undo(ctx, a.in.op, &out);
 		rc = -EFAULT;
 	}
+	if (rc == 0)
+		hld_memory_op_done = (int)a.in.op;
 	return rc;
+}
+
+/* Lock not held */
+static void run_after_memory_op(void)
+{
+	void (*fn)(void *arg) = NULL;
+	void *arg = NULL;
+
+	pthread_mutex_lock(&hld_lock);
+	if (hld_after_op.fn != NULL &&
+	    hld_memory_op_done == (int)hld_after_op.op) {
+		fn = hld_after_op.fn;
+		arg = hld_after_op.arg;
+		hld_after_op.fn = NULL;
+	}
+	pthread_mutex_unlock(&hld_lock);
+	hld_memory_op_done = -1;
+	if (fn != NULL)
+		fn(arg);
 }
 
 /* ---- hlsim DMA copy --------------------------------------------------------- */
@@ -992,6 +1025,8 @@ int hld_dev_ioctl(int fd, unsigned long request, void *arg, int *ret)
 	}
 	if (retry)
 		hld_wait_cs_reset();
+	if (hld_memory_op_done >= 0)
+		run_after_memory_op();
 	*ret = rc < 0 ? -1 : rc;
 	if (rc < 0)
 		errno = -rc;
@@ -999,6 +1034,17 @@ int hld_dev_ioctl(int fd, unsigned long request, void *arg, int *ret)
 }
 
 /* ---- test API ------------------------------------------------------------------ */
+
+HLD_API void hl_double_after_memory_op(uint32_t op, void (*fn)(void *arg),
+				       void *arg)
+{
+	hld_init();
+	pthread_mutex_lock(&hld_lock);
+	hld_after_op.op = op;
+	hld_after_op.fn = fn;
+	hld_after_op.arg = arg;
+	pthread_mutex_unlock(&hld_lock);
+}
 
 HLD_API unsigned long hl_double_export_count(void)
 {

@@ -421,6 +421,123 @@ TEST_F(habana_ucm, closing_one_of_two_descriptors_keeps_the_mappings)
     EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
 }
 
+/* The memory ioctl of the uapi under test */
+static int memory_ioctl(int fd, union hl_mem_args *args)
+{
+    return ioctl(fd, (env_str("HL_DOUBLE_ABI", "accel") == "misc") ?
+                 _IOWR('H', 0x05, union hl_mem_args) : DRM_IOCTL_HL_MEMORY,
+                 args);
+}
+
+typedef void (*after_memory_op_func_t)(uint32_t op, void (*fn)(void *arg),
+                                       void *arg);
+
+static after_memory_op_func_t after_memory_op()
+{
+    return (after_memory_op_func_t)dlsym(RTLD_DEFAULT,
+                                         "hl_double_after_memory_op");
+}
+
+struct remap {
+    dev_buffer buf;
+    void       *hint;
+    bool       done;
+};
+
+static void map_at_hint(void *arg)
+{
+    remap *r = (remap*)arg;
+
+    r->done = dev_buffer_alloc(0, 2 * PAGE, &r->buf, r->hint);
+}
+
+static int tracked_at(void *addr, ucm_habana_mapping_t *mapping)
+{
+    void *ucm = dlopen("libucm_habana.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    auto find = (ucm != nullptr) ? (ucm_habana_mapping_find_func_t)dlsym(
+                                           ucm, UCM_HABANA_MAPPING_FIND_SYM) :
+                                   nullptr;
+    int found = (find != nullptr) ? find(addr, mapping) : -2;
+
+    if (ucm != nullptr) {
+        dlclose(ucm);
+    }
+    return found;
+}
+
+/* Another thread maps memory between the driver's unmap of a buffer and
+ * the unmapping thread's return: the driver may give it the same VA, on
+ * the same descriptor.  The new mapping stays tracked (hl_double runs the
+ * "other thread" at that moment) */
+TEST_F(habana_ucm, a_mapping_made_during_an_unmap_stays_tracked)
+{
+    after_memory_op_func_t after = after_memory_op();
+    ucm_habana_mapping_t mapping = {};
+    dev_buffer first;
+
+    if (after == nullptr) {
+        GTEST_SKIP() << "needs hl_double's hook between driver and caller";
+    }
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &first)) << strerror(errno);
+    remap second = {{}, first.va, false};
+    after(HL_MEM_OP_UNMAP, map_at_hint, &second);
+    EXPECT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
+    ASSERT_TRUE(second.done) << strerror(errno);
+    ASSERT_EQ(first.va, second.buf.va) << "the VA was not reused";
+
+    EXPECT_EQ(1, tracked_at((char*)second.buf.va + PAGE, &mapping))
+            << "the new mapping was forgotten with the old one";
+    EXPECT_EQ(second.buf.handle, mapping.handle);
+    EXPECT_EQ(0, dev_buffer_free(&second.buf)) << strerror(errno);
+}
+
+struct realloc_handle {
+    int      fd;
+    uint64_t handle;
+    bool     done;
+};
+
+static void alloc_raw(void *arg)
+{
+    realloc_handle *r = (realloc_handle*)arg;
+    union hl_mem_args args = {};
+
+    args.in.op             = HL_MEM_OP_ALLOC;
+    args.in.alloc.mem_size = 2 * PAGE;
+    r->done   = (memory_ioctl(r->fd, &args) == 0);
+    r->handle = args.out.handle;
+}
+
+/* Likewise an allocation made between the driver's free of a handle and
+ * the freeing thread's return gets the same handle: it stays known, so
+ * mapping it is tracked */
+TEST_F(habana_ucm, an_allocation_made_during_a_free_stays_tracked)
+{
+    after_memory_op_func_t after = after_memory_op();
+    ucm_habana_mapping_t mapping = {};
+    dev_buffer first;
+
+    if (after == nullptr) {
+        GTEST_SKIP() << "needs hl_double's hook between driver and caller";
+    }
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &first)) << strerror(errno);
+    realloc_handle second = {first.fd, 0, false};
+    after(HL_MEM_OP_FREE, alloc_raw, &second);
+    EXPECT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
+    ASSERT_TRUE(second.done) << strerror(errno);
+    ASSERT_EQ(first.handle, second.handle) << "the handle was not reused";
+
+    union hl_mem_args args = {};
+    args.in.op                   = HL_MEM_OP_MAP;
+    args.in.map_device.handle    = second.handle;
+    ASSERT_EQ(0, memory_ioctl(first.fd, &args)) << strerror(errno);
+    dev_buffer mapped = {(void*)(uintptr_t)args.out.device_virt_addr,
+                         2 * PAGE, second.handle, first.fd};
+    EXPECT_EQ(1, tracked_at((char*)mapped.va + PAGE, &mapping))
+            << "the new allocation was forgotten with the old one";
+    EXPECT_EQ(0, dev_buffer_free(&mapped)) << strerror(errno);
+}
+
 /* UCM memory-type events at one address, counted */
 static std::atomic<int> allocs_at_addr(0);
 static void *counted_addr = NULL;

@@ -144,17 +144,36 @@ static void ucm_habana_on_alloc(int fd, uint64_t handle, size_t size)
         alloc->handle   = handle;
         alloc->size     = size;
         alloc->exported = 0;
+        alloc->id       = ++ucm_habana.last_id;
     }
     pthread_mutex_unlock(&ucm_habana.lock);
 }
 
-static void ucm_habana_on_free(int fd, uint64_t handle)
+/* The id of allocation @handle of @fd, 0 if untracked */
+static uint64_t ucm_habana_alloc_id(int fd, uint64_t handle)
+{
+    ucm_habana_alloc_t *alloc;
+    uint64_t id;
+
+    pthread_mutex_lock(&ucm_habana.lock);
+    alloc = ucm_habana_alloc_find(fd, handle);
+    id    = (alloc != NULL) ? alloc->id : 0;
+    pthread_mutex_unlock(&ucm_habana.lock);
+    return id;
+}
+
+/*
+ * Allocation @id (taken before the driver's call) is gone.  Not simply
+ * (fd, handle): once the driver freed it, another thread's allocation may
+ * have got the same handle, and been recorded, before this runs.
+ */
+static void ucm_habana_on_free(int fd, uint64_t handle, uint64_t id)
 {
     ucm_habana_alloc_t *alloc;
 
     pthread_mutex_lock(&ucm_habana.lock);
     alloc = ucm_habana_alloc_find(fd, handle);
-    if (alloc != NULL) {
+    if ((alloc != NULL) && (alloc->id == id)) {
         *alloc = ucm_habana.allocs[--ucm_habana.num_allocs];
     }
     pthread_mutex_unlock(&ucm_habana.lock);
@@ -249,8 +268,9 @@ static void ucm_habana_on_export(int fd, uint64_t addr_or_handle)
 }
 
 /* Tell UCX before the driver sees the unmap; returns the mapping's size,
- * 0 if untracked */
-static size_t ucm_habana_before_unmap(int fd, uint64_t va, int *exported_p)
+ * 0 if untracked, and its id */
+static size_t ucm_habana_before_unmap(int fd, uint64_t va, int *exported_p,
+                                      uint64_t *id_p)
 {
     size_t size = 0;
     int index;
@@ -260,6 +280,7 @@ static size_t ucm_habana_before_unmap(int fd, uint64_t va, int *exported_p)
     if (index >= 0) {
         size        = ucm_habana.maps[index].mapping.size;
         *exported_p = ucm_habana.maps[index].exported;
+        *id_p       = ucm_habana.maps[index].mapping.id;
     }
     pthread_mutex_unlock(&ucm_habana.lock);
 
@@ -269,15 +290,32 @@ static size_t ucm_habana_before_unmap(int fd, uint64_t va, int *exported_p)
     return size;
 }
 
-/* Forget the mapping; if the driver refused to unmap it because it is
- * exported, keep it for a retry.  Returns 1 if deferred. */
+/* Lock held */
+static int ucm_habana_map_index_of_id(uint64_t id)
+{
+    unsigned i;
+
+    for (i = 0; i < ucm_habana.num_maps; ++i) {
+        if (ucm_habana.maps[i].mapping.id == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Forget mapping @id; if the driver refused to unmap it because it is
+ * exported, keep it for a retry.  Returns 1 if deferred.  By id: once the
+ * driver unmapped it, another thread may have mapped the same VA on the
+ * same descriptor, and been recorded, before this runs.
+ */
 static int ucm_habana_after_unmap(int fd, unsigned long request, uint64_t va,
-                                  int refused)
+                                  uint64_t id, int refused)
 {
     int index, deferred = 0;
 
     pthread_mutex_lock(&ucm_habana.lock);
-    index = ucm_habana_map_index(fd, va);
+    index = ucm_habana_map_index_of_id(id);
     if (index < 0) {
         goto out;
     }
@@ -350,11 +388,12 @@ static int ucm_habana_unmap(int fd, unsigned long request,
                             union hl_mem_args *args)
 {
     uint64_t va  = args->in.unmap.device_virt_addr;
+    uint64_t id  = 0;
     int exported = 0;
     int ret, err, refused, deferred;
     size_t size;
 
-    size = ucm_habana_before_unmap(fd, va, &exported);
+    size = ucm_habana_before_unmap(fd, va, &exported, &id);
     ret  = ucm_habana.orig_ioctl(fd, request, args);
     err  = errno;
     if (size == 0) {
@@ -363,7 +402,7 @@ static int ucm_habana_unmap(int fd, unsigned long request,
 
     refused  = ucm_habana_unmap_refused(ret, exported);
     deferred = ((ret == 0) || refused) &&
-               ucm_habana_after_unmap(fd, request, va, refused);
+               ucm_habana_after_unmap(fd, request, va, id, refused);
 
     /* UCX dropped [va, va + size) at the FREE: what is still mapped there
      * (this mapping when the unmap failed, other devices' mappings) is
@@ -404,7 +443,7 @@ static int ucm_habana_memory_ioctl(int fd, unsigned long request,
     /* in and out share the argument: read the inputs before the call */
     uint32_t op    = args->in.op;
     uint32_t flags = args->in.flags;
-    uint64_t handle, addr;
+    uint64_t alloc_id = 0, handle, addr;
     int ret;
 
     if (__atomic_load_n(&ucm_habana.num_deferred, __ATOMIC_RELAXED) > 0) {
@@ -417,8 +456,9 @@ static int ucm_habana_memory_ioctl(int fd, unsigned long request,
     case HL_MEM_OP_UNMAP:
         return ucm_habana_unmap(fd, request, args);
     case HL_MEM_OP_FREE:
+        alloc_id = ucm_habana_alloc_id(fd, args->in.free.handle);
         if (ucm_habana_defer_free(fd, args->in.free.handle)) {
-            ucm_habana_on_free(fd, args->in.free.handle);
+            ucm_habana_on_free(fd, args->in.free.handle, alloc_id);
             return 0;
         }
         break;
@@ -431,7 +471,7 @@ static int ucm_habana_memory_ioctl(int fd, unsigned long request,
     if ((ret != 0) && (op == HL_MEM_OP_FREE) &&
         ((errno == EINVAL) || (errno == EBUSY)) &&
         ucm_habana_defer_refused_free(fd, request, handle)) {
-        ucm_habana_on_free(fd, handle);
+        ucm_habana_on_free(fd, handle, alloc_id);
         return 0;
     }
 
@@ -441,7 +481,7 @@ static int ucm_habana_memory_ioctl(int fd, unsigned long request,
 
     switch (op) {
     case HL_MEM_OP_FREE:
-        ucm_habana_on_free(fd, handle);
+        ucm_habana_on_free(fd, handle, alloc_id);
         break;
     case HL_MEM_OP_MAP:
         if (!(flags & HL_MEM_USERPTR)) {

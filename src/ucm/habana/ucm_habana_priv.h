@@ -25,6 +25,7 @@ typedef struct {
     uint64_t handle;
     size_t   size;
     int      exported; /* a dma-buf of it (or of a mapping) was exported */
+    uint64_t id;       /* never reused (the driver reuses handles) */
 } ucm_habana_alloc_t;
 
 typedef struct {
