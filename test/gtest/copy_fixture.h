@@ -173,14 +173,6 @@ protected:
         return buf.va;
     }
 
-    /* The device's compute descriptor is now @fd (dev_compute_move) */
-    void move_bufs(int fd)
-    {
-        for (dev_buffer &buf : m_bufs) {
-            buf.fd = fd;
-        }
-    }
-
     const dev_buffer &dev_buf(void *va)
     {
         for (const dev_buffer &buf : m_bufs) {

@@ -480,45 +480,6 @@ TEST_F(habana_md_copy_conform, registered_host_memory_is_mapped_once)
 }
 
 /*
- * The application dup()s its compute descriptor and closes the original:
- * the context lives on, and so do the copy engine and what it mapped.  (A
- * new engine would map everything again, and the old one's mappings would
- * stay pinned in the context.)
- */
-TEST_F(habana_md_copy_conform, a_context_that_moves_to_a_dup_keeps_its_engine)
-{
-    const size_t frag = 256 * 1024; /* above the bounce size */
-    std::vector<char> pool(frag), out(frag);
-    auto userptr_maps = (unsigned long (*)(void))dlsym(
-            RTLD_DEFAULT, "hl_double_userptr_maps");
-    uct_mem_h memh;
-
-    if (userptr_maps == NULL) {
-        GTEST_SKIP() << "counts hl_double's USERPTR mappings";
-    }
-    ASSERT_NO_FATAL_FAILURE(open_iface());
-    char *dev = (char*)dev_alloc(frag);
-    ASSERT_EQ(UCS_OK, uct_md_mem_reg(m_md, pool.data(), pool.size(),
-                                     UCT_MD_MEM_ACCESS_ALL, &memh));
-    memset(pool.data(), 'x', frag);
-    ASSERT_NO_FATAL_FAILURE(put_then_get(dev, pool.data(), out.data(), frag,
-                                         memh));
-    ASSERT_EQ(std::vector<char>(frag, 'x'), out);
-    unsigned long before = userptr_maps();
-
-    int fd = dev_compute_move(0);
-    ASSERT_GE(fd, 0) << strerror(errno);
-    move_bufs(fd);
-    memset(pool.data(), 'y', frag);
-    ASSERT_NO_FATAL_FAILURE(put_then_get(dev, pool.data(), out.data(), frag,
-                                         memh));
-    EXPECT_EQ(std::vector<char>(frag, 'y'), out);
-    EXPECT_EQ(0u, userptr_maps() - before)
-            << "the copy engine was opened again and mapped anew";
-    EXPECT_EQ(UCS_OK, uct_md_mem_dereg(m_md, memh));
-}
-
-/*
  * UCX_HABANA_DMA_BACKEND=synapse (Gaudi3): staged copies through SynapseAI,
  * here its test double test/double/synapse (LD_LIBRARY_PATH); with a real
  * libSynapse.so this test is skipped.  Small copies go through the bounce

@@ -340,6 +340,16 @@ TEST_F(habana_ucm, failed_unmap_reports_the_mapping_again)
     EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
 }
 
+/* Two pages of device memory, and its FREE events counted in @count
+ * (the caller unsets the handler) */
+static void alloc_counting_frees(dev_buffer *buf, event_count *count)
+{
+    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, buf)) << strerror(errno);
+    count->address = buf->va;
+    ASSERT_EQ(UCS_OK, ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 0,
+                                            count_events, count));
+}
+
 /* A dup2/dup3 that does not end the compute descriptor's file (a bad
  * source: EBADF; another descriptor of the same open file) must leave its
  * mappings tracked and unreported */
@@ -349,10 +359,7 @@ TEST_F(habana_ucm, dup_that_keeps_the_descriptor_keeps_its_mappings)
     ucs_status_t status;
     event_count count = {};
 
-    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf)) << strerror(errno);
-    count.address = buf.va;
-    ASSERT_EQ(UCS_OK, ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 0,
-                                            count_events, &count));
+    ASSERT_NO_FATAL_FAILURE(alloc_counting_frees(&buf, &count));
 
     errno = 0;
     EXPECT_EQ(-1, dup2(-1, buf.fd));
@@ -387,10 +394,7 @@ TEST_F(habana_ucm, closing_one_of_two_descriptors_keeps_the_mappings)
     ucs_status_t status;
     event_count count = {};
 
-    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &buf)) << strerror(errno);
-    count.address = buf.va;
-    ASSERT_EQ(UCS_OK, ucm_set_event_handler(UCM_EVENT_MEM_TYPE_FREE, 0,
-                                            count_events, &count));
+    ASSERT_NO_FATAL_FAILURE(alloc_counting_frees(&buf, &count));
 
     int old_fd = buf.fd;
     buf.fd     = dev_compute_move(0);
@@ -615,6 +619,50 @@ protected:
         EXPECT_EQ(data, back) << "copy " << seed << " did not arrive";
     }
 };
+
+/*
+ * The application dup()s its compute descriptor and closes the original:
+ * the context lives on, and so do the copy engine and what it mapped.  (A
+ * new engine would map everything again, and the old one's mappings would
+ * stay pinned in the context.)
+ */
+TEST_F(habana_ucm_copy, engine_follows_a_context_that_moves_to_a_dup)
+{
+    const size_t size = 256 * 1024; /* above the bounce size: mapped */
+    auto userptr_maps = (unsigned long (*)(void))dlsym(
+            RTLD_DEFAULT, "hl_double_userptr_maps");
+    std::vector<char> host(size), back(size);
+    uct_mem_h memh;
+    dev_buffer buf;
+
+    if (userptr_maps == nullptr) {
+        GTEST_SKIP() << "counts hl_double's USERPTR mappings";
+    }
+    open_iface();
+    ASSERT_TRUE(dev_buffer_alloc(0, size, &buf)) << strerror(errno);
+    ASSERT_EQ(UCS_OK, uct_md_mem_reg(m_md, host.data(), host.size(),
+                                     UCT_MD_MEM_ACCESS_ALL, &memh));
+    unsigned long before = 0;
+    for (unsigned seed = 1; seed <= 2; ++seed) {
+        if (seed == 2) {
+            before = userptr_maps();
+            buf.fd = dev_compute_move(0);
+            ASSERT_GE(buf.fd, 0) << strerror(errno);
+        }
+        std::vector<char> data = pattern(size, seed);
+        std::copy(data.begin(), data.end(), host.begin());
+        ucs_status_t status = put(buf.va, host.data(), size, NULL, memh);
+        ASSERT_TRUE((status == UCS_OK) || (status == UCS_INPROGRESS))
+                << ucs_status_string(status);
+        iface_flush();
+        ASSERT_EQ(0, dev_copy_d2h(back.data(), buf, 0, size));
+        EXPECT_EQ(data, back) << "copy " << seed << " did not arrive";
+    }
+    EXPECT_EQ(0u, userptr_maps() - before)
+            << "the copy engine was opened again and mapped anew";
+    EXPECT_EQ(UCS_OK, uct_md_mem_dereg(m_md, memh));
+    EXPECT_EQ(0, dev_buffer_free(&buf)) << strerror(errno);
+}
 
 /* The application closes its compute descriptor and opens the device
  * again, under the same number: a new context.  The copy engine made in
