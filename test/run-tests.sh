@@ -42,6 +42,17 @@ blocks_print_every_figure() {
 	echo "$out" | grep -q '^detect [0-9.]* [0-9.]* [0-9.]* [0-9.]*$'
 }
 
+# contrib/bench/dma_bench on the double: every figure, the cache lookup's
+# among them (a short run)
+dma_bench_prints_every_figure() {
+	local out
+	out=$(with_double "$builddir/contrib/bench/dma_bench" /dev/accel/accel0 0.01) ||
+		return 1
+	[ "$(echo "$out" | grep -c '^dma_bench: H2D\|^dma_bench: D2H')" = 8 ] &&
+	echo "$out" | grep -q '^dma_bench: 8-byte H2D copy: engine [0-9.]* us' &&
+	echo "$out" | grep -q '^dma_bench: cached [0-9]*-byte H2D copy: [0-9.]* us .* (full/one [0-9.]*)$'
+}
+
 # habana_md* runs without libucm_habana (tracking by a test double),
 # habana_ucm* with it
 gtest_config() {
@@ -195,6 +206,8 @@ check "ucx_info -c prints UCX_HABANA_* options" ucx_info_prints_config
 check "habana_demo: dma-buf export and verified transfers" demo_moves_and_exports
 check "habana_blocks (the benchmark's building blocks): copies verified, every figure printed" \
 	blocks_print_every_figure
+check "dma_bench on the double: copies verified, every figure printed (the cache lookup's too)" \
+	dma_bench_prints_every_figure
 echo "running with $(ucx_info -v | head -1 | sed 's/^# //'):" \
 	"$(with_double UCX_LOG_LEVEL=debug ucx_info -d 2>&1 |
 	   grep -o 'habana: UCX .*, layout .*' | head -1)"

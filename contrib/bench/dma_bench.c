@@ -9,7 +9,10 @@
  * between host buffers, in one run:
  *   - bandwidth H2D and D2H at 4 KiB, 64 KiB, 1 MiB and 16 MiB, and the
  *     engine/ioctl and engine/memcpy ratios;
- *   - the cost of one 8-byte copy (launch + completion), in microseconds.
+ *   - the cost of one 8-byte copy (launch + completion), in microseconds;
+ *   - a copy whose host pages the engine has mapped, with that mapping
+ *     alone in its cache and with the cache full (it is the newest of
+ *     them): what finding it costs.
  * Every copy's data is checked once.  Accel uapi only.
  *
  *   dma_bench [DEVICE [SECONDS_PER_FIGURE]]    default /dev/accel/accel0, 0.3
@@ -165,6 +168,56 @@ static void bench_bandwidth(char *dev, char *host, char *host2)
     }
 }
 
+/* Seconds per copy of @host, newest in a fresh engine's cache of @others
+ * and itself */
+static double bench_cached_copy(const habana_dma_params_t *params, char *dev,
+                                char *pool, size_t size, unsigned others,
+                                char *host)
+{
+    habana_dma_t *engine = bench_dma;
+    double seconds;
+    char why[512];
+    unsigned i;
+
+    if (habana_dma_open(params, &bench_dma, why, sizeof(why)) != 0) {
+        fprintf(stderr, "dma_bench: no DMA engine: %s\n", why);
+        exit(2);
+    }
+    for (i = 0; i < others; ++i) {
+        bench_engine(dev, pool + i * size, size, HABANA_DMA_H2D);
+    }
+    seconds = bench_time(bench_engine, dev, host, size, HABANA_DMA_H2D);
+    habana_dma_close(bench_dma);
+    bench_dma = engine;
+    return seconds;
+}
+
+static void bench_cache_lookup(const habana_dma_params_t *params, char *dev)
+{
+    const size_t size = 68 * 1024; /* above what the engine bounces */
+    habana_dma_usage_t usage;
+    double alone, full;
+    unsigned others;
+    char *pool;
+
+    habana_dma_usage(bench_dma, &usage);
+    others = usage.capacity - 1;
+    pool   = aligned_alloc(4096, (others + 1) * size);
+    if (pool == NULL) {
+        fprintf(stderr, "dma_bench: out of memory\n");
+        exit(2);
+    }
+    memset(pool, 1, (others + 1) * size);
+    alone = bench_cached_copy(params, dev, pool, size, 0,
+                              pool + others * size);
+    full  = bench_cached_copy(params, dev, pool, size, others,
+                              pool + others * size);
+    printf("dma_bench: cached %zu-byte H2D copy: %.2f us with 1 mapping "
+           "cached, %.2f us with %u (full/one %.2f)\n", size, alone * 1e6,
+           full * 1e6, others + 1, full / alone);
+    free(pool);
+}
+
 int main(int argc, char **argv)
 {
     const char *path = (argc > 1) ? argv[1] : "/dev/accel/accel0";
@@ -211,6 +264,7 @@ int main(int argc, char **argv)
     ioctl_s = bench_time(bench_ioctl, dev, host, 8, HABANA_DMA_H2D);
     printf("dma_bench: 8-byte H2D copy: engine %.2f us (CS + WAIT_CS), "
            "ioctl %.2f us\n", engine * 1e6, ioctl_s * 1e6);
+    bench_cache_lookup(&params, dev);
     habana_dma_close(bench_dma);
     return 0;
 }

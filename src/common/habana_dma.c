@@ -79,15 +79,65 @@ static uintptr_t habana_dma_page_up(uintptr_t addr)
     return (addr + page - 1) & ~(page - 1);
 }
 
+/*
+ * The cache is an array sorted by start address.  Entries may overlap (a
+ * whole registered region and an earlier mapping of some of its pages), so
+ * a lookup walks back from the last entry starting at or below the address
+ * as far as the widest entry could reach: a copy on a hit costs a binary
+ * search, not a walk of every entry (there are 2048 of them with many
+ * staging fragments attached).
+ */
+
+/* Index of the first entry that starts above @addr */
+static unsigned habana_dma_cache_upper(const habana_dma_t *dma, uintptr_t addr)
+{
+    unsigned low = 0, high = dma->count, mid;
+
+    while (low < high) {
+        mid = low + (high - low) / 2;
+        if (dma->maps[mid].start <= addr) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return low;
+}
+
 /* Out of the cache first: unmapping may re-enter (see habana_dma_open) */
 static void habana_dma_cache_drop(habana_dma_t *dma, unsigned i)
 {
     habana_dma_host_map_t map = dma->maps[i];
 
-    dma->maps[i]  = dma->maps[--dma->count];
-    dma->pinned  -= map.end - map.start;
+    memmove(&dma->maps[i], &dma->maps[i + 1],
+            (dma->count - i - 1) * sizeof(*dma->maps));
+    if (--dma->count == 0) {
+        dma->widest = 0;
+    }
+    dma->pinned -= map.end - map.start;
     dma->backend->unmap_host(dma, (void*)map.start, map.end - map.start,
                              map.dev_addr);
+}
+
+/* The cache has room */
+static void habana_dma_cache_insert(habana_dma_t *dma, uintptr_t start,
+                                    uintptr_t end, uint64_t dev_addr)
+{
+    unsigned i = habana_dma_cache_upper(dma, start);
+    habana_dma_host_map_t *map;
+
+    memmove(&dma->maps[i + 1], &dma->maps[i],
+            (dma->count - i) * sizeof(*dma->maps));
+    ++dma->count;
+    map           = &dma->maps[i];
+    map->start    = start;
+    map->end      = end;
+    map->dev_addr = dev_addr;
+    map->last_use = ++dma->clock;
+    dma->pinned  += end - start;
+    if (end - start > dma->widest) {
+        dma->widest = end - start;
+    }
 }
 
 /* The least recently used entry (the cache is not empty) */
@@ -113,10 +163,16 @@ static void habana_dma_cache_flush(habana_dma_t *dma)
 static int habana_dma_cache_lookup(habana_dma_t *dma, uintptr_t addr,
                                    size_t length, uint64_t *dev_addr)
 {
+    unsigned i = habana_dma_cache_upper(dma, addr);
     habana_dma_host_map_t *map;
 
-    for (map = dma->maps; map < dma->maps + dma->count; ++map) {
-        if ((addr >= map->start) && (addr + length <= map->end)) {
+    /* an entry that contains the range starts above addr + length - widest */
+    while (i-- > 0) {
+        map = &dma->maps[i];
+        if (map->start + dma->widest < addr + length) {
+            break;
+        }
+        if (addr + length <= map->end) {
             map->last_use = ++dma->clock;
             *dev_addr     = map->dev_addr + (addr - map->start);
             return 1;
@@ -189,7 +245,6 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
 {
     uintptr_t start = habana_dma_page_down((uintptr_t)addr);
     uintptr_t end   = habana_dma_page_up((uintptr_t)addr + length);
-    habana_dma_host_map_t *map;
     uint64_t base;
     int ret, whole;
 
@@ -241,12 +296,7 @@ static int habana_dma_host_addr(habana_dma_t *dma, const void *addr,
         return 0;
     }
 
-    map           = &dma->maps[dma->count++];
-    map->start    = start;
-    map->end      = end;
-    map->dev_addr = base;
-    map->last_use = ++dma->clock;
-    dma->pinned  += end - start;
+    habana_dma_cache_insert(dma, start, end, base);
     return 0;
 }
 
@@ -348,10 +398,18 @@ void habana_dma_host_unmapped(habana_dma_t *dma, const void *addr,
     uintptr_t start = (uintptr_t)addr;
     unsigned i;
 
+    if (length == 0) {
+        return;
+    }
+
     habana_dma_lock(dma);
-    for (i = dma->count; i-- > 0;) {
-        if ((dma->maps[i].start < start + length) &&
-            (start < dma->maps[i].end)) {
+    /* entries that start in the range, and before it as far as the widest
+     * entry reaches */
+    for (i = habana_dma_cache_upper(dma, start + length - 1); i-- > 0;) {
+        if (dma->maps[i].start + dma->widest <= start) {
+            break;
+        }
+        if (start < dma->maps[i].end) {
             habana_dma_cache_drop(dma, i);
         }
     }

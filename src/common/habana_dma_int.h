@@ -46,10 +46,11 @@ struct habana_dma {
     void                       *bounce;
     uint64_t                   bounce_dev;
 
-    habana_dma_host_map_t      *maps;          /* the cache */
+    habana_dma_host_map_t      *maps;          /* the cache, by start */
     unsigned                   capacity;
     unsigned                   count;
     size_t                     pinned;
+    size_t                     widest;         /* entry, since it was empty */
     uint64_t                   clock;
     uint64_t                   bounced_misses; /* see cache_thrashing */
     uint64_t                   host_maps;

@@ -242,13 +242,26 @@ int hld_userptr_unmap(struct hld_cs_ctx *cs, uint64_t va)
 	return 0;
 }
 
-/* Host address behind [va, va + size) of one host mapping, or 0 */
-static uint64_t host_range(const struct hld_cs_ctx *cs, uint64_t va,
-			   uint64_t size)
+/*
+ * Host address behind [va, va + size) of one host mapping, or 0.  The one
+ * found moves to the front: a CS finds its CB and its host side in the
+ * first entries however many mappings the engine keeps (the double's own
+ * lookup would otherwise cost more than the engine's it is measured with).
+ */
+static uint64_t host_range(struct hld_cs_ctx *cs, uint64_t va, uint64_t size)
 {
-	for (const struct hld_umap *m = cs->maps; m != NULL; m = m->next)
-		if (va >= m->va && size <= m->size && va - m->va <= m->size - size)
+	struct hld_umap **link, *m;
+
+	for (link = &cs->maps; *link != NULL; link = &(*link)->next) {
+		m = *link;
+		if (va >= m->va && size <= m->size &&
+		    va - m->va <= m->size - size) {
+			*link = m->next;
+			m->next = cs->maps;
+			cs->maps = m;
 			return m->host + (va - m->va);
+		}
+	}
 	return 0;
 }
 
@@ -274,7 +287,7 @@ struct hld_side {
 	uint64_t	host;	/* host address, when dev is NULL */
 };
 
-static int translate(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
+static int translate(struct hld_ctx *ctx, struct hld_cs_ctx *cs,
 		     uint64_t va, uint64_t size, struct hld_side *side)
 {
 	if (va + size < va)
@@ -332,7 +345,7 @@ struct hld_job {
  * Malformed is EINVAL (hlsim: the hardware would fault); a CB that
  * cannot be read is EFAULT.
  */
-static int cb_walk(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
+static int cb_walk(struct hld_ctx *ctx, struct hld_cs_ctx *cs,
 		   const struct hld_job *job, int run, uint32_t *nlin)
 {
 	uint32_t off = 0;
@@ -428,7 +441,7 @@ static int cs_precheck(const struct hl_cs_in *in)
 }
 
 /* Per chunk, in order: queue, user CB, CB size, CB location, packets */
-static int cs_check_chunks(struct hld_ctx *ctx, const struct hld_cs_ctx *cs,
+static int cs_check_chunks(struct hld_ctx *ctx, struct hld_cs_ctx *cs,
 			   const struct hl_cs_chunk *chunks, uint32_t n,
 			   struct hld_job *jobs)
 {

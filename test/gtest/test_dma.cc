@@ -137,3 +137,54 @@ TEST_F(habana_md_dma, a_region_that_cannot_be_pinned_whole_maps_the_copy)
     munmap(host, 8 * BUF);
     munmap(host + 9 * BUF, 7 * BUF);
 }
+
+/*
+ * The cache is kept sorted by address with overlapping entries: a mapping
+ * of a copy's pages, and later the whole registered region around it.  A
+ * copy anywhere in the region is found (no new mapping), and an unmap of
+ * part of the region drops every entry it touches, also the one that
+ * starts below it.
+ */
+TEST_F(habana_md_dma, overlapping_mappings_are_found_and_dropped)
+{
+    const size_t len = 16 * BUF;
+    std::vector<char> host_buf(len + 4096);
+    char *host = (char*)(((uintptr_t)host_buf.data() + 4095) & ~4095ul);
+    habana_dma_region_t region = {(uintptr_t)host, len};
+    habana_dma_usage_t before, after;
+
+    memset(host, 3, len);
+    /* the copy's own pages, then the region around them */
+    ASSERT_EQ(0, habana_dma_copy(m_dma, m_dev.va, host + BUF, BUF,
+                                 HABANA_DMA_H2D)) << habana_dma_error(m_dma);
+    ASSERT_EQ(0, habana_dma_copy_in(m_dma, m_dev.va, host + 5 * BUF, BUF,
+                                    HABANA_DMA_H2D, &region))
+            << habana_dma_error(m_dma);
+    habana_dma_usage(m_dma, &before);
+
+    for (size_t at : {0ul, BUF, BUF + 100, 10 * BUF, 15 * BUF}) {
+        ASSERT_EQ(0, habana_dma_copy(m_dma, m_dev.va, host + at, BUF,
+                                     HABANA_DMA_H2D))
+                << habana_dma_error(m_dma);
+    }
+    habana_dma_usage(m_dma, &after);
+    EXPECT_EQ(before.host_maps, after.host_maps)
+            << "a copy inside a mapped region was mapped again";
+    EXPECT_EQ(before.cached, after.cached);
+
+    /* an unmap of pages of the region: the region's entry goes, the copy's
+     * own mapping (elsewhere in it) stays */
+    habana_dma_host_unmapped(m_dma, host + 10 * BUF, BUF);
+    habana_dma_usage(m_dma, &after);
+    EXPECT_EQ(before.cached - 1, after.cached);
+    ASSERT_EQ(0, habana_dma_copy(m_dma, m_dev.va, host + BUF, BUF,
+                                 HABANA_DMA_H2D));
+    ASSERT_EQ(0, habana_dma_copy(m_dma, m_dev.va, host + 10 * BUF, BUF,
+                                 HABANA_DMA_H2D));
+    habana_dma_usage(m_dma, &before);
+    EXPECT_EQ(after.host_maps + 1, before.host_maps)
+            << "only the unmapped part needs a new mapping";
+    char first;
+    ASSERT_EQ(0, dev_copy_d2h(&first, m_dev, 0, 1));
+    EXPECT_EQ(3, first);
+}
