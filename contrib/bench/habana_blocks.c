@@ -9,7 +9,9 @@
  *   copybw  SIZE H2D D2H  MB/s of put_zcopy / get_zcopy of SIZE bytes
  * The host side of a bulk copy moves through a pool of buffers (up to 128,
  * 64 MiB in all), as a transfer's staging fragments do, so that the
- * figures are not those of one buffer in the CPU cache.
+ * figures are not those of one buffer in the CPU cache; and the pool is
+ * registered with the habana memory domain as one piece, as UCP registers
+ * its 64 MiB staging chunks.
  * and the cost of memory-type detection through UCP (a 0-byte tagged
  * send and receive on one worker; UCP detects the type of both buffers):
  *   detect  HOST DEV DEV_GIVEN HOST_GIVEN
@@ -44,7 +46,8 @@ typedef struct {
     uct_iface_h            iface;
     uct_ep_h               ep;
     uct_allocated_memory_t dev;
-    char                   *host;
+    char                   *host;    /* the pool, then a verify buffer */
+    uct_mem_h              memh[2];  /* of each half */
 } blocks_uct_t;
 
 static double blocks_seconds = 0.3;
@@ -168,10 +171,18 @@ static void blocks_uct_open(blocks_uct_t *b)
         exit(1);
     }
     memset(b->host, 0x5a, 2 * BLOCKS_MAX_SIZE);
+    blocks_check(uct_md_mem_reg(b->md, b->host, BLOCKS_MAX_SIZE,
+                                UCT_MD_MEM_ACCESS_ALL, &b->memh[0]),
+                 "registering the host pool");
+    blocks_check(uct_md_mem_reg(b->md, b->host + BLOCKS_MAX_SIZE,
+                                BLOCKS_MAX_SIZE, UCT_MD_MEM_ACCESS_ALL,
+                                &b->memh[1]), "registering the host pool");
 }
 
 static void blocks_uct_close(blocks_uct_t *b)
 {
+    uct_md_mem_dereg(b->md, b->memh[0]);
+    uct_md_mem_dereg(b->md, b->memh[1]);
     free(b->host);
     uct_mem_free(&b->dev);
     uct_ep_destroy(b->ep);
@@ -198,7 +209,8 @@ static void blocks_zcopy(blocks_uct_t *b, int put, char *host, size_t size)
 {
     blocks_comp_t comp = {.uct = {.func = blocks_comp_done, .count = 1},
                           .status = UCS_INPROGRESS};
-    uct_iov_t iov      = {.buffer = host, .length = size, .count = 1};
+    uct_iov_t iov      = {.buffer = host, .length = size, .count = 1,
+                          .memh   = b->memh[host >= b->host + BLOCKS_MAX_SIZE]};
     uint64_t dev       = (uintptr_t)b->dev.address;
     ucs_status_t status;
 

@@ -20,6 +20,12 @@
 #define HABANA_DMA_BOUNCE_SIZE    (1ul << 20)
 /* With the cache, copies above this size map the caller's pages */
 #define HABANA_DMA_CACHED_MIN     (64ul << 10)
+/* Smaller copies above this size go direct where the pages stay mapped
+ * (cached, or in a registered region): a bounce adds a CPU copy.  Up to it
+ * the bounce's copy is small beside the launch, and the bounce buffer is
+ * warm in the CPU's cache (hl_double: 16 KiB over sm 4 % faster bounced,
+ * 64 KiB 9 % faster direct) */
+#define HABANA_DMA_DIRECT_MIN     (16ul << 10)
 /* Bounds of the cache (hlsim pins at most 1 GiB per context by default:
  * room is left for the bounce buffer and mappings of one copy) */
 #define HABANA_DMA_CACHE_BYTES    (768ul << 20)
@@ -332,19 +338,40 @@ static int habana_dma_copy_bounced(habana_dma_t *dma, void *dst,
     return 0;
 }
 
+/*
+ * Whether a copy maps (or finds mapped) its host pages rather than going
+ * through the bounce buffer.  Mapping costs more than bouncing a small
+ * copy, unless the mapping is kept: small copies go direct only from pages
+ * already in the cache, or in a region the caller registered (UCX's
+ * staging chunks), which is mapped once for all its fragments.
+ */
+static int habana_dma_goes_direct(habana_dma_t *dma, const void *host,
+                                  size_t length,
+                                  const habana_dma_region_t *region)
+{
+    uint64_t unused;
+
+    if (!dma->params.cache_host) {
+        return length > HABANA_DMA_BOUNCE_SIZE;
+    }
+    if (length > HABANA_DMA_CACHED_MIN) {
+        return 1;
+    }
+    return (length > HABANA_DMA_DIRECT_MIN) &&
+           (habana_dma_region_maps(region, (uintptr_t)host, length) ||
+            habana_dma_cache_lookup(dma, (uintptr_t)host, length, &unused));
+}
+
 static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
                                 size_t length, habana_dma_dir_t dir,
                                 const habana_dma_region_t *region)
 {
     void *host = (dir == HABANA_DMA_H2D) ? (void*)src : dst;
     habana_dma_host_map_t temporary;
-    size_t direct_min;
     uint64_t host_dev;
     int ret;
 
-    direct_min = dma->params.cache_host ? HABANA_DMA_CACHED_MIN :
-                                          HABANA_DMA_BOUNCE_SIZE;
-    if ((length <= direct_min) ||
+    if (!habana_dma_goes_direct(dma, host, length, region) ||
         (habana_dma_host_addr(dma, host, length, region, &host_dev,
                               &temporary) != 0)) {
         /* small, or the pages cannot be mapped (a pin limit): bounced */

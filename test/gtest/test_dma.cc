@@ -188,3 +188,43 @@ TEST_F(habana_md_dma, overlapping_mappings_are_found_and_dropped)
     ASSERT_EQ(0, dev_copy_d2h(&first, m_dev, 0, 1));
     EXPECT_EQ(3, first);
 }
+
+/*
+ * Copies of 16..64 KiB from a registered region (UCX's staging chunks) go
+ * direct: the region is mapped once for all of them, no copy goes through
+ * the bounce buffer (a CPU copy more).  From memory neither registered nor
+ * mapped they are bounced: mapping pages for one small copy costs more
+ * than the bounce.
+ */
+TEST_F(habana_md_dma, small_copies_from_a_registered_region_go_direct)
+{
+    const size_t small = 32 * 1024, len = 16 * small;
+    std::vector<char> host_buf(len + 4096), loose(small, 9);
+    char *host = (char*)(((uintptr_t)host_buf.data() + 4095) & ~4095ul);
+    habana_dma_region_t region = {(uintptr_t)host, len};
+    habana_dma_usage_t before, after;
+    char first;
+
+    habana_dma_usage(m_dma, &before);
+    for (int round = 0; round < 2; ++round) {
+        for (size_t i = 0; i < len / small; ++i) {
+            memset(host + i * small, (int)(i + round), small);
+            ASSERT_EQ(0, habana_dma_copy_in(m_dma, m_dev.va, host + i * small,
+                                            small, HABANA_DMA_H2D, &region))
+                    << habana_dma_error(m_dma);
+            ASSERT_EQ(0, dev_copy_d2h(&first, m_dev, 0, 1));
+            ASSERT_EQ((char)(i + round), first);
+        }
+    }
+    habana_dma_usage(m_dma, &after);
+    EXPECT_EQ(before.host_maps + 1, after.host_maps)
+            << "the fragments of a registered region were bounced";
+
+    ASSERT_EQ(0, habana_dma_copy(m_dma, m_dev.va, loose.data(), small,
+                                 HABANA_DMA_H2D));
+    habana_dma_usage(m_dma, &before);
+    EXPECT_EQ(after.host_maps, before.host_maps)
+            << "unregistered memory was mapped for one small copy";
+    ASSERT_EQ(0, dev_copy_d2h(&first, m_dev, 0, 1));
+    EXPECT_EQ(9, first);
+}
