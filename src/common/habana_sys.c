@@ -142,17 +142,20 @@ int habana_sys_same_file(int fd1, int fd2)
     return syscall(SYS_kcmp, pid, pid, HABANA_SYS_KCMP_FILE, fd1, fd2) == 0;
 }
 
-/* Another descriptor of *@arg's open file */
+/* A descriptor of @arg[0]'s open file outside [@arg[1], @arg[2]] */
 static int habana_sys_fd_shares(int fd, const void *arg)
 {
-    int other = *(const int*)arg;
+    const int *fds = arg;
 
-    return (fd != other) && habana_sys_same_file(other, fd);
+    return ((fd < fds[1]) || (fd > fds[2])) &&
+           habana_sys_same_file(fds[0], fd);
 }
 
-int habana_sys_find_fd_sharing(int fd)
+int habana_sys_find_fd_sharing(int fd, int first, int last)
 {
-    return habana_sys_find_fd(habana_sys_fd_shares, &fd);
+    int fds[3] = {fd, first, last};
+
+    return habana_sys_find_fd(habana_sys_fd_shares, fds);
 }
 
 int habana_sys_ioctl(int fd, unsigned long cmd, void *arg)

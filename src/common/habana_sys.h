@@ -30,7 +30,8 @@ int habana_sys_find_open_fd(dev_t rdev);
 /* Do @fd1 and @fd2 refer to one open file (kcmp; 0 where it is unknown)? */
 int habana_sys_same_file(int fd1, int fd2);
 
-/* Another descriptor of @fd's open file (a dup of it), or -1 */
-int habana_sys_find_fd_sharing(int fd);
+/* A descriptor of @fd's open file (a dup of it) that is not in
+ * [@first, @last] (those about to be closed; @fd among them), or -1 */
+int habana_sys_find_fd_sharing(int fd, int first, int last);
 
 #endif

@@ -20,6 +20,7 @@
 #include <src/ucm/habana/ucm_habana.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -540,6 +541,77 @@ TEST_F(habana_ucm, an_allocation_made_during_a_free_stays_tracked)
     EXPECT_EQ(1, tracked_at((char*)mapped.va + PAGE, &mapping))
             << "the new allocation was forgotten with the old one";
     EXPECT_EQ(0, dev_buffer_free(&mapped)) << strerror(errno);
+}
+
+typedef uint64_t (*fd_epoch_func_t)(int fd);
+
+static fd_epoch_func_t fd_epoch_func()
+{
+    void *ucm  = dlopen("libucm_habana.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    void *func = (ucm != nullptr) ? dlsym(ucm, UCM_HABANA_FD_EPOCH_SYM) :
+                                    nullptr;
+
+    if (ucm != nullptr) {
+        dlclose(ucm);
+    }
+    return (fd_epoch_func_t)func;
+}
+
+/* close_range() closes descriptors without close(): the compute
+ * descriptor's mappings are reported freed and forgotten, and its number's
+ * epoch advances (users of the number check it again).  With
+ * CLOSE_RANGE_CLOEXEC nothing is closed, nothing changes. */
+TEST_F(habana_ucm, close_range_ends_the_context)
+{
+    fd_epoch_func_t epoch        = fd_epoch_func();
+    ucm_habana_mapping_t mapping = {};
+    event_count count            = {};
+    dev_buffer buf;
+
+    ASSERT_NE(nullptr, epoch) << "libucm_habana is not loaded";
+    ASSERT_NO_FATAL_FAILURE(alloc_counting_frees(&buf, &count));
+    uint64_t before = epoch(buf.fd);
+    ASSERT_EQ(0, close_range(buf.fd, buf.fd, CLOSE_RANGE_CLOEXEC))
+            << strerror(errno);
+    EXPECT_EQ(0u, count.frees) << "close-on-exec reported the memory freed";
+    EXPECT_EQ(before, epoch(buf.fd));
+
+    ASSERT_EQ(0, close_range(buf.fd, buf.fd, 0)) << strerror(errno);
+    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE, count_events, &count);
+    EXPECT_EQ(1u, count.frees) << "the context's mappings were not reported";
+    EXPECT_NE(before, epoch(buf.fd)) << "the epoch did not advance";
+    EXPECT_EQ(0, tracked_at(buf.va, &mapping)) << "still tracked";
+}
+
+/* The same for closefrom(), here of the one descriptor above 900 (the
+ * context moved there: a dup, then a close of the original) */
+TEST_F(habana_ucm, closefrom_ends_the_context)
+{
+    const int high               = 900;
+    fd_epoch_func_t epoch        = fd_epoch_func();
+    ucm_habana_mapping_t mapping = {};
+    event_count count            = {};
+    dev_buffer buf;
+
+    ASSERT_NE(nullptr, epoch) << "libucm_habana is not loaded";
+    for (int fd = high; fd < high + 16; ++fd) {
+        ASSERT_EQ(-1, fcntl(fd, F_GETFD)) << "descriptor " << fd << " is open";
+    }
+    ASSERT_NO_FATAL_FAILURE(alloc_counting_frees(&buf, &count));
+    ASSERT_EQ(high, dup2(buf.fd, high)) << strerror(errno);
+    dev_compute_close(0);
+    buf.fd = high;
+    ASSERT_EQ(1, tracked_at(buf.va, &mapping));
+    ASSERT_EQ(high, mapping.fd);
+    EXPECT_EQ(0u, count.frees);
+
+    uint64_t before = epoch(high);
+    closefrom(high);
+    ucm_unset_event_handler(UCM_EVENT_MEM_TYPE_FREE, count_events, &count);
+    EXPECT_EQ(1u, count.frees) << "the context's mappings were not reported";
+    EXPECT_NE(before, epoch(high)) << "the epoch did not advance";
+    EXPECT_EQ(0, tracked_at(buf.va, &mapping)) << "still tracked";
+    EXPECT_EQ(-1, fcntl(high, F_GETFD));
 }
 
 /* UCM memory-type events at one address, counted */

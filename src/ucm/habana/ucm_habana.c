@@ -583,6 +583,42 @@ int ucm_habana_tracks_fd(int fd)
     return 0;
 }
 
+/* Lock held.  Add @fd to @fds (@count of them, up to @max) if new */
+static void ucm_habana_fd_collect(int fd, int first, int last, int *fds,
+                                  unsigned *count, unsigned max)
+{
+    unsigned i;
+
+    if ((fd < first) || (fd > last) || (*count == max)) {
+        return;
+    }
+    for (i = 0; i < *count; ++i) {
+        if (fds[i] == fd) {
+            return;
+        }
+    }
+    fds[(*count)++] = fd;
+}
+
+unsigned ucm_habana_tracked_fds(int first, int last, int *fds, unsigned max)
+{
+    unsigned i, count = 0;
+
+    for (i = 0; i < ucm_habana.num_maps; ++i) {
+        ucm_habana_fd_collect(ucm_habana.maps[i].mapping.fd, first, last, fds,
+                              &count, max);
+    }
+    for (i = 0; i < ucm_habana.num_allocs; ++i) {
+        ucm_habana_fd_collect(ucm_habana.allocs[i].fd, first, last, fds,
+                              &count, max);
+    }
+    for (i = 0; i < ucm_habana.num_deferred; ++i) {
+        ucm_habana_fd_collect(ucm_habana.deferred[i].fd, first, last, fds,
+                              &count, max);
+    }
+    return count;
+}
+
 void ucm_habana_move_fd(int fd, int to)
 {
     unsigned i;

@@ -2,7 +2,9 @@
  * Copyright (C) ucx-habana contributors. ALL RIGHTS RESERVED.
  * See file LICENSE for terms.
  *
- * Descriptor hooks of libucm_habana: close, dup2 and dup3.
+ * Descriptor hooks of libucm_habana: close, dup2, dup3, and the range
+ * closes close_range and closefrom (glibc >= 2.34), which do not call
+ * close().
  *
  * Closing a compute descriptor (or making it a copy of another one) ends
  * its context and the context's memory: the descriptor's mappings are
@@ -27,6 +29,7 @@
 #include <src/common/habana_sys.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -36,6 +39,15 @@
 
 typedef int (*ucm_habana_dup2_func_t)(int oldfd, int newfd);
 typedef int (*ucm_habana_dup3_func_t)(int oldfd, int newfd, int flags);
+typedef int (*ucm_habana_close_range_func_t)(unsigned first, unsigned last,
+                                             int flags);
+typedef void (*ucm_habana_closefrom_func_t)(int lowfd);
+
+/* close_range() flag: mark close-on-exec, close nothing (linux/close_range.h) */
+#define UCM_HABANA_CLOSE_RANGE_CLOEXEC (1u << 2)
+
+/* Tracked descriptors a range close releases per pass */
+#define UCM_HABANA_RANGE_BATCH 16
 
 /* Where the open file of a descriptor number went when it was closed */
 typedef struct {
@@ -47,6 +59,8 @@ typedef struct {
 static struct {
     ucm_habana_dup2_func_t    orig_dup2;
     ucm_habana_dup3_func_t    orig_dup3;
+    ucm_habana_close_range_func_t orig_close_range;
+    ucm_habana_closefrom_func_t   orig_closefrom;
     int                       hooked;   /* every hook below is installed */
     uint32_t                  epoch[UCM_HABANA_FD_EPOCHS];
     ucm_habana_fd_successor_t successor[UCM_HABANA_FD_EPOCHS]; /* lock */
@@ -107,12 +121,13 @@ static void ucm_habana_fd_moved(int fd, int to)
 }
 
 /*
- * @fd is about to be closed.  If it is the last descriptor of its open
- * file, the context ends: report its mappings freed, so UCX drops what
- * refers to them (our cached dma-bufs among them, which would keep the
- * context alive).  Else they move to the descriptor that stays.
+ * @fd, among descriptors [@first, @last], is about to be closed.  If no
+ * other descriptor of its open file stays, the context ends: report its
+ * mappings freed, so UCX drops what refers to them (our cached dma-bufs
+ * among them, which would keep the context alive).  Else they move to the
+ * descriptor that stays.
  */
-static void ucm_habana_fd_release(int fd)
+static void ucm_habana_fd_release(int fd, int first, int last)
 {
     ucm_habana_mapping_t *gone = NULL;
     unsigned i, count = 0;
@@ -130,7 +145,7 @@ static void ucm_habana_fd_release(int fd)
     }
 
     /* Not under the lock: it reads /proc */
-    to = habana_sys_find_fd_sharing(fd);
+    to = habana_sys_find_fd_sharing(fd, first, last);
 
     pthread_mutex_lock(&ucm_habana.lock);
     if (to >= 0) {
@@ -151,10 +166,71 @@ static int ucm_habana_close(int fd)
 {
     int ret;
 
-    ucm_habana_fd_release(fd);
+    ucm_habana_fd_release(fd, fd, fd);
     ret = ucm_habana.orig_close(fd);
     ucm_habana_fd_advance(fd);
     return ret;
+}
+
+/* Descriptors [@first, @last] are about to be closed: release the tracked
+ * ones (their mappings move only to descriptors outside the range) */
+static void ucm_habana_fd_release_range(int first, int last)
+{
+    int fds[UCM_HABANA_RANGE_BATCH];
+    unsigned i, count;
+
+    if (!ucm_habana_tracking()) {
+        return;
+    }
+
+    do {
+        pthread_mutex_lock(&ucm_habana.lock);
+        count = ucm_habana_tracked_fds(first, last, fds,
+                                       UCM_HABANA_RANGE_BATCH);
+        pthread_mutex_unlock(&ucm_habana.lock);
+        for (i = 0; i < count; ++i) {
+            ucm_habana_fd_release(fds[i], first, last);
+        }
+    } while (count == UCM_HABANA_RANGE_BATCH);
+}
+
+static void ucm_habana_fd_advance_range(int first, int last)
+{
+    int fd;
+
+    for (fd = first; (fd <= last) && (fd < UCM_HABANA_FD_EPOCHS); ++fd) {
+        ucm_habana_fd_advance(fd);
+    }
+}
+
+static int ucm_habana_range_end(unsigned last)
+{
+    return (last > INT_MAX) ? INT_MAX : (int)last;
+}
+
+static int ucm_habana_close_range(unsigned first, unsigned last, int flags)
+{
+    int closes = !(flags & UCM_HABANA_CLOSE_RANGE_CLOEXEC) &&
+                 (first <= INT_MAX) && (first <= last);
+    int ret;
+
+    if (closes) {
+        ucm_habana_fd_release_range(first, ucm_habana_range_end(last));
+    }
+    ret = ucm_habana_fd.orig_close_range(first, last, flags);
+    if (closes) {
+        ucm_habana_fd_advance_range(first, ucm_habana_range_end(last));
+    }
+    return ret;
+}
+
+static void ucm_habana_closefrom(int lowfd)
+{
+    int first = (lowfd < 0) ? 0 : lowfd;
+
+    ucm_habana_fd_release_range(first, INT_MAX);
+    ucm_habana_fd.orig_closefrom(lowfd);
+    ucm_habana_fd_advance_range(first, INT_MAX);
 }
 
 /*
@@ -179,7 +255,7 @@ static int ucm_habana_fd_dup_begin(int oldfd, int newfd)
     int ends = ucm_habana_fd_dup_ends(oldfd, newfd);
 
     if (ends) {
-        ucm_habana_fd_release(newfd);
+        ucm_habana_fd_release(newfd, newfd, newfd);
     }
     return ends;
 }
@@ -215,6 +291,29 @@ static ucm_reloc_patch_t ucm_habana_fd_patches[] = {
     {.symbol = "dup3",  .value = (void*)ucm_habana_dup3}
 };
 
+static ucm_reloc_patch_t ucm_habana_range_patches[] = {
+    {.symbol = "close_range", .value = (void*)ucm_habana_close_range},
+    {.symbol = "closefrom",   .value = (void*)ucm_habana_closefrom}
+};
+
+/* The range closes, where the C library has them (an application cannot
+ * call them through it otherwise) */
+static ucs_status_t ucm_habana_install_range_hooks(void)
+{
+    void **origs[] = {(void**)&ucm_habana_fd.orig_close_range,
+                      (void**)&ucm_habana_fd.orig_closefrom};
+    ucs_status_t status = UCS_OK;
+    unsigned i;
+
+    for (i = 0; (status == UCS_OK) && (i < 2); ++i) {
+        *origs[i] = dlsym(RTLD_DEFAULT, ucm_habana_range_patches[i].symbol);
+        if (*origs[i] != NULL) {
+            status = ucm_reloc_modify(&ucm_habana_range_patches[i]);
+        }
+    }
+    return status;
+}
+
 /* Without the hooks, stale entries are still dropped when the descriptor
  * number maps again (ucm_habana_drop_stale), and descriptors are checked
  * with fstat() on each use */
@@ -240,9 +339,13 @@ void ucm_habana_install_fd_hooks(void)
         status = ucm_reloc_modify(&ucm_habana_fd_patches[i]);
     }
 
+    if (status == UCS_OK) {
+        status = ucm_habana_install_range_hooks();
+    }
+
     if (status != UCS_OK) {
-        fprintf(stderr, "ucm_habana: cannot hook close/dup2/dup3: %s\n",
-                ucs_status_string(status));
+        fprintf(stderr, "ucm_habana: cannot hook close/dup2/dup3/close_range/"
+                "closefrom: %s\n", ucs_status_string(status));
         return;
     }
 

@@ -75,6 +75,9 @@ int ucm_habana_tracking(void);
 unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p);
 /* Lock held.  Is anything made on @fd tracked? */
 int ucm_habana_tracks_fd(int fd);
+/* Lock held.  Up to @max distinct descriptors in [@first, @last] that
+ * anything tracked was made on, in @fds; returns how many */
+unsigned ucm_habana_tracked_fds(int first, int last, int *fds, unsigned max);
 /* Lock held.  What was made on @fd now belongs to descriptor @to (another
  * descriptor of the same open file: the context lives on) */
 void ucm_habana_move_fd(int fd, int to);
