@@ -470,29 +470,43 @@ static int tracked_at(void *addr, ucm_habana_mapping_t *mapping)
     return found;
 }
 
+/* A buffer, and hl_double's hook that runs a function between a memory
+ * ioctl and its return, as another thread could */
+class habana_ucm_race : public habana_ucm {
+protected:
+    void SetUp() override
+    {
+        habana_ucm::SetUp();
+        if (IsSkipped()) {
+            return;
+        }
+        m_after = after_memory_op();
+        if (m_after == nullptr) {
+            GTEST_SKIP() << "needs hl_double's hook between driver and caller";
+        }
+        ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &m_first)) << strerror(errno);
+    }
+
+    after_memory_op_func_t m_after = nullptr;
+    dev_buffer             m_first = {};
+    ucm_habana_mapping_t   m_mapping = {};
+};
+
 /* Another thread maps memory between the driver's unmap of a buffer and
  * the unmapping thread's return: the driver may give it the same VA, on
- * the same descriptor.  The new mapping stays tracked (hl_double runs the
- * "other thread" at that moment) */
-TEST_F(habana_ucm, a_mapping_made_during_an_unmap_stays_tracked)
+ * the same descriptor.  The new mapping stays tracked */
+TEST_F(habana_ucm_race, a_mapping_made_during_an_unmap_stays_tracked)
 {
-    after_memory_op_func_t after = after_memory_op();
-    ucm_habana_mapping_t mapping = {};
-    dev_buffer first;
+    remap second = {{}, m_first.va, false};
 
-    if (after == nullptr) {
-        GTEST_SKIP() << "needs hl_double's hook between driver and caller";
-    }
-    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &first)) << strerror(errno);
-    remap second = {{}, first.va, false};
-    after(HL_MEM_OP_UNMAP, map_at_hint, &second);
-    EXPECT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
+    m_after(HL_MEM_OP_UNMAP, map_at_hint, &second);
+    EXPECT_EQ(0, dev_buffer_free(&m_first)) << strerror(errno);
     ASSERT_TRUE(second.done) << strerror(errno);
-    ASSERT_EQ(first.va, second.buf.va) << "the VA was not reused";
+    ASSERT_EQ(m_first.va, second.buf.va) << "the VA was not reused";
 
-    EXPECT_EQ(1, tracked_at((char*)second.buf.va + PAGE, &mapping))
+    EXPECT_EQ(1, tracked_at((char*)second.buf.va + PAGE, &m_mapping))
             << "the new mapping was forgotten with the old one";
-    EXPECT_EQ(second.buf.handle, mapping.handle);
+    EXPECT_EQ(second.buf.handle, m_mapping.handle);
     EXPECT_EQ(0, dev_buffer_free(&second.buf)) << strerror(errno);
 }
 
@@ -516,29 +530,22 @@ static void alloc_raw(void *arg)
 /* Likewise an allocation made between the driver's free of a handle and
  * the freeing thread's return gets the same handle: it stays known, so
  * mapping it is tracked */
-TEST_F(habana_ucm, an_allocation_made_during_a_free_stays_tracked)
+TEST_F(habana_ucm_race, an_allocation_made_during_a_free_stays_tracked)
 {
-    after_memory_op_func_t after = after_memory_op();
-    ucm_habana_mapping_t mapping = {};
-    dev_buffer first;
+    realloc_handle second = {m_first.fd, 0, false};
 
-    if (after == nullptr) {
-        GTEST_SKIP() << "needs hl_double's hook between driver and caller";
-    }
-    ASSERT_TRUE(dev_buffer_alloc(0, 2 * PAGE, &first)) << strerror(errno);
-    realloc_handle second = {first.fd, 0, false};
-    after(HL_MEM_OP_FREE, alloc_raw, &second);
-    EXPECT_EQ(0, dev_buffer_free(&first)) << strerror(errno);
+    m_after(HL_MEM_OP_FREE, alloc_raw, &second);
+    EXPECT_EQ(0, dev_buffer_free(&m_first)) << strerror(errno);
     ASSERT_TRUE(second.done) << strerror(errno);
-    ASSERT_EQ(first.handle, second.handle) << "the handle was not reused";
+    ASSERT_EQ(m_first.handle, second.handle) << "the handle was not reused";
 
     union hl_mem_args args = {};
-    args.in.op                   = HL_MEM_OP_MAP;
-    args.in.map_device.handle    = second.handle;
-    ASSERT_EQ(0, memory_ioctl(first.fd, &args)) << strerror(errno);
+    args.in.op                = HL_MEM_OP_MAP;
+    args.in.map_device.handle = second.handle;
+    ASSERT_EQ(0, memory_ioctl(m_first.fd, &args)) << strerror(errno);
     dev_buffer mapped = {(void*)(uintptr_t)args.out.device_virt_addr,
-                         2 * PAGE, second.handle, first.fd};
-    EXPECT_EQ(1, tracked_at((char*)mapped.va + PAGE, &mapping))
+                         2 * PAGE, second.handle, m_first.fd};
+    EXPECT_EQ(1, tracked_at((char*)mapped.va + PAGE, &m_mapping))
             << "the new allocation was forgotten with the old one";
     EXPECT_EQ(0, dev_buffer_free(&mapped)) << strerror(errno);
 }
