@@ -339,27 +339,33 @@ static int habana_dma_copy_bounced(habana_dma_t *dma, void *dst,
 }
 
 /*
- * Whether a copy maps (or finds mapped) its host pages rather than going
- * through the bounce buffer.  Mapping costs more than bouncing a small
- * copy, unless the mapping is kept: small copies go direct only from pages
- * already in the cache, or in a region the caller registered (UCX's
- * staging chunks), which is mapped once for all its fragments.
+ * The device address of the host side of a copy that goes direct, rather
+ * than through the bounce buffer; nonzero: it is bounced.  Mapping costs
+ * more than bouncing a small copy, unless the mapping is kept: small
+ * copies go direct only from pages already in the cache, or in a region
+ * the caller registered (UCX's staging chunks), which is mapped once for
+ * all its fragments.
  */
-static int habana_dma_goes_direct(habana_dma_t *dma, const void *host,
+static int habana_dma_host_direct(habana_dma_t *dma, const void *host,
                                   size_t length,
-                                  const habana_dma_region_t *region)
+                                  const habana_dma_region_t *region,
+                                  uint64_t *host_dev,
+                                  habana_dma_host_map_t *temporary)
 {
-    uint64_t unused;
+    if (length <= (dma->params.cache_host ? HABANA_DMA_DIRECT_MIN :
+                                            HABANA_DMA_BOUNCE_SIZE)) {
+        return -1;
+    }
 
-    if (!dma->params.cache_host) {
-        return length > HABANA_DMA_BOUNCE_SIZE;
+    if (dma->params.cache_host && (length <= HABANA_DMA_CACHED_MIN) &&
+        !habana_dma_region_maps(region, (uintptr_t)host, length)) {
+        temporary->start = 0;
+        return habana_dma_cache_lookup(dma, (uintptr_t)host, length,
+                                       host_dev) ? 0 : -1;
     }
-    if (length > HABANA_DMA_CACHED_MIN) {
-        return 1;
-    }
-    return (length > HABANA_DMA_DIRECT_MIN) &&
-           (habana_dma_region_maps(region, (uintptr_t)host, length) ||
-            habana_dma_cache_lookup(dma, (uintptr_t)host, length, &unused));
+
+    return habana_dma_host_addr(dma, host, length, region, host_dev,
+                                temporary);
 }
 
 static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
@@ -371,9 +377,8 @@ static int habana_dma_copy_host(habana_dma_t *dma, void *dst, const void *src,
     uint64_t host_dev;
     int ret;
 
-    if (!habana_dma_goes_direct(dma, host, length, region) ||
-        (habana_dma_host_addr(dma, host, length, region, &host_dev,
-                              &temporary) != 0)) {
+    if (habana_dma_host_direct(dma, host, length, region, &host_dev,
+                               &temporary) != 0) {
         /* small, or the pages cannot be mapped (a pin limit): bounced */
         return habana_dma_copy_bounced(dma, dst, src, length, dir);
     }

@@ -60,9 +60,18 @@ protected:
         ASSERT_EQ((char)i, first) << "copy from buffer " << i;
     }
 
+    /* The first page boundary in @buf (one page more than it must hold) */
+    static char *page_aligned(std::vector<char> &buf)
+    {
+        uintptr_t start = (uintptr_t)buf.data() + HOST_PAGE - 1;
+
+        return (char*)(start & ~(HOST_PAGE - 1));
+    }
+
     /* larger than what the engine bounces when it has a cache */
     static constexpr size_t BUF = 128 * 1024;
     static constexpr unsigned CACHE = 256;
+    static constexpr uintptr_t HOST_PAGE = 4096;
     dev_buffer          m_dev = {};
     habana_dma_t        *m_dma = NULL;
 };
@@ -148,8 +157,8 @@ TEST_F(habana_md_dma, a_region_that_cannot_be_pinned_whole_maps_the_copy)
 TEST_F(habana_md_dma, overlapping_mappings_are_found_and_dropped)
 {
     const size_t len = 16 * BUF;
-    std::vector<char> host_buf(len + 4096);
-    char *host = (char*)(((uintptr_t)host_buf.data() + 4095) & ~4095ul);
+    std::vector<char> host_buf(len + HOST_PAGE);
+    char *host = page_aligned(host_buf);
     habana_dma_region_t region = {(uintptr_t)host, len};
     habana_dma_usage_t before, after;
 
@@ -199,8 +208,8 @@ TEST_F(habana_md_dma, overlapping_mappings_are_found_and_dropped)
 TEST_F(habana_md_dma, small_copies_from_a_registered_region_go_direct)
 {
     const size_t small = 32 * 1024, len = 16 * small;
-    std::vector<char> host_buf(len + 4096), loose(small, 9);
-    char *host = (char*)(((uintptr_t)host_buf.data() + 4095) & ~4095ul);
+    std::vector<char> host_buf(len + HOST_PAGE), loose(small, 9);
+    char *host = page_aligned(host_buf);
     habana_dma_region_t region = {(uintptr_t)host, len};
     habana_dma_usage_t before, after;
     char first;

@@ -561,28 +561,6 @@ unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p)
     return count;
 }
 
-int ucm_habana_tracks_fd(int fd)
-{
-    unsigned i;
-
-    for (i = 0; i < ucm_habana.num_maps; ++i) {
-        if (ucm_habana.maps[i].mapping.fd == fd) {
-            return 1;
-        }
-    }
-    for (i = 0; i < ucm_habana.num_allocs; ++i) {
-        if (ucm_habana.allocs[i].fd == fd) {
-            return 1;
-        }
-    }
-    for (i = 0; i < ucm_habana.num_deferred; ++i) {
-        if (ucm_habana.deferred[i].fd == fd) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Lock held.  Add @fd to @fds (@count of them, up to @max) if new */
 static void ucm_habana_fd_collect(int fd, int first, int last, int *fds,
                                   unsigned *count, unsigned max)

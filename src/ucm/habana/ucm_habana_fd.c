@@ -130,15 +130,15 @@ static void ucm_habana_fd_moved(int fd, int to)
 static void ucm_habana_fd_release(int fd, int first, int last)
 {
     ucm_habana_mapping_t *gone = NULL;
-    unsigned i, count = 0;
-    int tracked, to;
+    unsigned i, count = 0, tracked;
+    int seen, to;
 
     if (!ucm_habana_tracking()) {
         return;
     }
 
     pthread_mutex_lock(&ucm_habana.lock);
-    tracked = ucm_habana_tracks_fd(fd);
+    tracked = ucm_habana_tracked_fds(fd, fd, &seen, 1);
     pthread_mutex_unlock(&ucm_habana.lock);
     if (!tracked) {
         return;

@@ -73,8 +73,6 @@ void ucm_habana_dispatch(ucm_event_type_t type, uint64_t va, size_t size);
 int ucm_habana_tracking(void);
 /* Lock held.  Forget what was made on @fd; its mappings in *gone_p */
 unsigned ucm_habana_forget_fd(int fd, ucm_habana_mapping_t **gone_p);
-/* Lock held.  Is anything made on @fd tracked? */
-int ucm_habana_tracks_fd(int fd);
 /* Lock held.  Up to @max distinct descriptors in [@first, @last] that
  * anything tracked was made on, in @fds; returns how many */
 unsigned ucm_habana_tracked_fds(int first, int last, int *fds, unsigned max);
